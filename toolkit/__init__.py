@@ -14,16 +14,24 @@ Public functions are imported here eagerly (their modules import heavy libraries
 module's other names with ``from toolkit.<module> import <name>``.
 """
 
-# from toolkit.formats import normalize  # (restored by the formats work)
+from toolkit.evaluate import evaluate
+from toolkit.formats import normalize
+from toolkit.generate import generate
+from toolkit.publish import publish
 from toolkit.schema import FEATURES, TraceRecord
 from toolkit.thinking import render_thinking, split_thinking
+from toolkit.train import train
 
 __version__ = "0.1.0"
 
 __all__ = [
     "FEATURES",
     "TraceRecord",
+    "evaluate",
+    "generate",
     "normalize",
+    "publish",
     "render_thinking",
     "split_thinking",
+    "train",
 ]

@@ -161,6 +161,24 @@ def extract_boxed(text: str | None) -> str | None:
     return found
 
 
+_FINAL_ANSWER_IS = re.compile(
+    r"final answer is[:\s]*\$*\s*(?P<answer>[^\n$]*?)\s*\$*\s*\.?\s*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def extract_final_answer(text: str | None) -> str | None:
+    """The short final answer of a solution: the last ``\\boxed{}``, else the last
+    "The final answer is X" statement (the style of s1K attempts and Minerva-format solutions)."""
+    boxed = extract_boxed(text)
+    if boxed is not None or not text:
+        return boxed
+    found = None
+    for match in _FINAL_ANSWER_IS.finditer(text):
+        found = match.group("answer").strip() or found
+    return found
+
+
 def strip_thinking(text: str) -> str:
     """The answer part of a rendered assistant turn: what a chat history should send back."""
     return split_thinking(text).answer

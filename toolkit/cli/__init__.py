@@ -5,7 +5,11 @@ Modules import their heavy dependencies (torch, transformers, gradio) inside the
 ``toolkit --help`` stays fast.
 """
 
+from toolkit.cli import evaluate as _evaluate  # noqa: F401
+from toolkit.cli import generate as _generate  # noqa: F401
 from toolkit.cli import normalize as _normalize  # noqa: F401
+from toolkit.cli import space as _space  # noqa: F401
+from toolkit.cli import train as _train  # noqa: F401
 from toolkit.cli.app import app
 
 __all__ = ["app"]

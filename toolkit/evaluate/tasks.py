@@ -6,21 +6,38 @@ from the ``data_file=`` argument, the ``TOOLKIT_<NAME>_FILE`` environment variab
 ``$TOOLKIT_BENCHMARK_DIR/<default file name>``.
 
 The same registry serves decontamination (:mod:`toolkit.curate`, which needs the problem texts)
-and evaluation (which also needs the gold answers, prompts and metrics).
+and evaluation (which also needs the gold answers, prompts and metrics). For evaluation each task
+names, explicitly and in the results file:
+
+* its **prompt** (:attr:`BenchmarkSource.prompt_template`, ``{problem}`` is replaced): the
+  DeepSeek-R1 instruction for maths ("reason step by step … within \\boxed{}"), the
+  simple-evals/lighteval instruction for multiple choice ("the last line … 'Answer: $LETTER'");
+* its **extraction** (:meth:`BenchmarkSource.extract`), applied to the *answer part* of a
+  completion, after the reasoning has been split off; it returns ``None`` when no answer can be
+  found, which is counted and scored as wrong, never guessed from the unfinished thinking;
+* its **metric** (:attr:`BenchmarkSource.metric`, ``pass@1`` averaged over ``n`` samples).
+
+User tasks come from any dataset in the trace schema (or any table with a problem and a gold
+answer column) through :func:`user_task`.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import datasets
+from toolkit.thinking import extract_boxed
 
-from toolkit.io import load_table
+if TYPE_CHECKING:
+    import datasets
+
+log = logging.getLogger(__name__)
 
 GPQA_LETTERS = "ABCD"
 
@@ -44,6 +61,60 @@ class BenchmarkSource:
     row_parser: Callable[[dict[str, Any], int], dict[str, Any]] | None = field(
         default=None, compare=False
     )
+    #: The user turn; ``{problem}`` is replaced. ``None``: the default for ``answer_type``.
+    prompt_template: str | None = None
+    #: The headline metric written to results and model cards.
+    metric: str = "pass@1"
+    #: A display name for tables and cards (``None``: derived from ``name``).
+    pretty_name: str | None = None
+    #: Keep only the first row per value of this column (schema datasets hold several traces
+    #: per problem: ``problem_id``).
+    dedupe_field: str | None = None
+    #: Skip (and count) rows without a problem or gold answer instead of scoring them as wrong;
+    #: only user tasks do this, the published benchmarks must load complete.
+    skip_unanswered: bool = False
+
+    @property
+    def prompt(self) -> str:
+        """The prompt template actually used (explicit in results.json)."""
+        return self.prompt_template or DEFAULT_PROMPTS[self.answer_type]
+
+    @property
+    def display_name(self) -> str:
+        return self.pretty_name or PRETTY_NAMES.get(self.name, self.name)
+
+    @property
+    def extraction(self) -> str:
+        """A one-line description of the extraction rule (explicit in results.json)."""
+        return EXTRACTION_RULES[self.answer_type]
+
+    def build_prompt(self, problem: str) -> str:
+        """The user message for one problem (plain replacement: problems may contain braces)."""
+        return self.prompt.replace("{problem}", problem)
+
+    def extract(self, answer_text: str | None) -> str | None:
+        """The final answer found in the *answer part* of a completion, or ``None``.
+
+        Call it on :attr:`toolkit.thinking.ThinkingSplit.answer`, never on the raw completion:
+        a number in the middle of the reasoning is not the model's answer.
+        """
+        return EXTRACTORS[self.answer_type](answer_text or "")
+
+    def describe(self) -> dict[str, Any]:
+        """What results.json records about the task's data, prompt, extraction and metric."""
+        return {
+            "name": self.name,
+            "pretty_name": self.display_name,
+            "hub_id": self.hub_id,
+            "config": self.config,
+            "split": self.split,
+            "revision": self.revision,
+            "answer_type": self.answer_type,
+            "domain": self.domain,
+            "prompt_template": self.prompt,
+            "extraction": self.extraction,
+            "metric": self.metric,
+        }
 
     def env_var(self) -> str:
         return f"TOOLKIT_{self.name.upper()}_FILE"
@@ -68,6 +139,8 @@ class BenchmarkSource:
     def load_raw(
         self, data_file: str | os.PathLike[str] | None = None, limit: int | None = None
     ) -> datasets.Dataset:
+        from toolkit.io import load_table  # datasets is slow to import: only when loading
+
         local = self.resolve_local(data_file)
         if local is not None:
             return load_table(local, limit=limit)
@@ -79,23 +152,161 @@ class BenchmarkSource:
     ) -> list[dict[str, Any]]:
         """Rows as ``{"index", "problem", "gold_answer", ...}`` dicts, in a stable order."""
         raw = self.load_raw(data_file, limit=limit)
-        rows = []
-        for index, row in enumerate(raw):
+        missing = [f for f in (self.problem_field, self.answer_field) if f not in raw.column_names]
+        if missing and self.row_parser is None:
+            raise ValueError(
+                f"{self.name}: column(s) {', '.join(missing)} not found; "
+                f"the table has {', '.join(raw.column_names)}"
+            )
+        rows: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        skipped: list[str] = []
+        for row_number, row in enumerate(raw):
+            if self.dedupe_field:
+                key = str(row.get(self.dedupe_field) or row.get(self.problem_field))
+                if key in seen:
+                    continue
+                seen.add(key)
+            index = len(rows)
             parsed = (
                 self.row_parser(row, index)
                 if self.row_parser
                 else {
-                    "problem": str(row[self.problem_field]),
-                    "gold_answer": str(row[self.answer_field]),
+                    "problem": str(row[self.problem_field] or ""),
+                    "gold_answer": str(row[self.answer_field] or ""),
                 }
             )
+            if self.skip_unanswered and not (
+                parsed["problem"].strip() and parsed["gold_answer"].strip()
+            ):
+                field_name = (
+                    self.problem_field if not parsed["problem"].strip() else self.answer_field
+                )
+                skipped.append(f"row {row_number}: empty {field_name!r}")
+                continue
             parsed["index"] = index
             rows.append(parsed)
+        if skipped:
+            log.warning(
+                "%s: skipped %d row(s) that cannot be scored (%s%s)",
+                self.name,
+                len(skipped),
+                "; ".join(skipped[:3]),
+                "; …" if len(skipped) > 3 else "",
+            )
         return rows
 
     def problems(self, data_file: str | os.PathLike[str] | None = None) -> list[str]:
         """Just the problem texts (what decontamination compares against)."""
         return [row["problem"] for row in self.load(data_file)]
+
+
+MATH_PROMPT = "{problem}\n\nPlease reason step by step, and put your final answer within \\boxed{}."
+CHOICE_PROMPT = (
+    "Answer the following multiple choice question. The last line of your response should be of "
+    "the following format: 'Answer: $LETTER' (without quotes) where LETTER is one of ABCD. Think "
+    "step by step before answering.\n\n{problem}"
+)
+DEFAULT_PROMPTS = {"math": MATH_PROMPT, "gsm8k": MATH_PROMPT, "choice": CHOICE_PROMPT}
+EXTRACTION_RULES = {
+    "math": "last \\boxed{} in the answer part, else 'final answer is X'; none -> no answer",
+    "gsm8k": "last \\boxed{} number, else '#### N', else 'answer is N', else the last number "
+    "of the answer part; commas and $ removed",
+    "choice": "last 'Answer: X', else \\boxed{X}, else 'answer is (X)', else a lone letter",
+}
+PRETTY_NAMES = {
+    "gsm8k": "GSM8K",
+    "math500": "MATH-500",
+    "aime24": "AIME 2024",
+    "aime25": "AIME 2025",
+    "gpqa_diamond": "GPQA-Diamond",
+}
+
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
+_FINAL_ANSWER = re.compile(r"final answer(?: is)?\s*[:=]?\s*(.+)", re.IGNORECASE)
+_ANSWER_IS = re.compile(r"answer(?: is)?\s*[:=]?\s*(.+)", re.IGNORECASE)
+_HASHES = re.compile(r"####\s*(.+)")
+# The word "answer" in any case, the letter in upper case only ("the answer is a ..." is no letter).
+_CHOICE_LINE = re.compile(r"(?i:answer)\s*(?:(?i:is)\s*)?[:=]?\s*\**\s*\(?\$?([A-J])\b")
+_CHOICE_ALONE = re.compile(r"^\s*\**\(?([A-J])\)?[.)]?\**\s*$")
+_BOXED_LETTER = re.compile(r"^\(?(?:\\text(?:bf)?\{)?\(?([A-J])\)?\}?\)?$")
+
+
+def _clean_inline(text: str) -> str:
+    """Trim the decoration around an inline final answer: ``$…$``, bold, a trailing period."""
+    text = text.strip().split("\n", 1)[0].strip()
+    text = text.strip("*").strip()
+    if text.startswith("$") and text.count("$") >= 2:
+        text = text[1 : text.index("$", 1)]
+    return text.strip().rstrip(".").strip()
+
+
+def extract_math(answer_text: str) -> str | None:
+    """MATH-500 / AIME: the last ``\\boxed{}``, else a ``final answer is X`` line."""
+    boxed = extract_boxed(answer_text)
+    if boxed:
+        return boxed
+    matches = _FINAL_ANSWER.findall(answer_text)
+    if matches:
+        candidate = extract_boxed(matches[-1]) or _clean_inline(matches[-1])
+        return candidate or None
+    return None
+
+
+def _normalize_number(value: str) -> str:
+    value = value.replace(",", "")
+    if "." in value:
+        value = value.rstrip("0").rstrip(".") or "0"
+    return value
+
+
+def _numbers(text: str) -> list[str]:
+    return _NUMBER.findall(text.replace("\\!", "").replace("{,}", ","))
+
+
+def extract_gsm8k(answer_text: str) -> str | None:
+    """GSM8K: a number (commas, ``$`` and units dropped), from the most explicit marker found.
+
+    A boxed answer holding one number gives that number; a boxed expression (``\\frac{7}{2}``)
+    is returned as is for the grader. After ``####`` or "answer is" the *first* number counts
+    ("the answer is 18 because 9 eggs…"); without any marker, the last number of the answer part.
+    """
+    boxed = extract_boxed(answer_text)
+    if boxed:
+        numbers = _numbers(boxed)
+        return _normalize_number(numbers[0]) if len(numbers) == 1 else boxed
+    for pattern in (_HASHES, _ANSWER_IS):
+        for match in reversed(pattern.findall(answer_text)):
+            numbers = _numbers(match.split("\n", 1)[0])
+            if numbers:
+                return _normalize_number(numbers[0])
+    numbers = _numbers(answer_text)
+    return _normalize_number(numbers[-1]) if numbers else None
+
+
+def extract_choice(answer_text: str) -> str | None:
+    """Multiple choice: the option letter the model committed to, or ``None``."""
+    matches = _CHOICE_LINE.findall(answer_text)
+    if matches:
+        return matches[-1]
+    boxed = extract_boxed(answer_text)
+    if boxed:
+        letter = _BOXED_LETTER.match(boxed.strip())
+        if letter:
+            return letter.group(1).upper()
+    lines = [line for line in answer_text.strip().splitlines() if line.strip()]
+    if lines:
+        alone = _CHOICE_ALONE.match(lines[-1])
+        if alone:
+            return alone.group(1).upper()
+    return None
+
+
+EXTRACTORS: dict[str, Callable[[str], str | None]] = {
+    "math": extract_math,
+    "gsm8k": extract_gsm8k,
+    "choice": extract_choice,
+}
 
 
 def _gsm8k_row(row: dict[str, Any], index: int) -> dict[str, Any]:
@@ -127,26 +338,56 @@ def register_benchmark(source: BenchmarkSource) -> BenchmarkSource:
 
 for _source in (
     BenchmarkSource(
-        "gsm8k", "openai/gsm8k", "test", "question", "answer", config="main",
-        expected_rows=1319, local_file="gsm8k_test.jsonl", answer_type="gsm8k",
+        "gsm8k",
+        "openai/gsm8k",
+        "test",
+        "question",
+        "answer",
+        config="main",
+        expected_rows=1319,
+        local_file="gsm8k_test.jsonl",
+        answer_type="gsm8k",
         row_parser=_gsm8k_row,
     ),
     BenchmarkSource(
-        "math500", "HuggingFaceH4/MATH-500", "test", "problem", "answer",
-        expected_rows=500, local_file="math500_test.jsonl",
+        "math500",
+        "HuggingFaceH4/MATH-500",
+        "test",
+        "problem",
+        "answer",
+        expected_rows=500,
+        local_file="math500_test.jsonl",
     ),
     BenchmarkSource(
-        "aime24", "HuggingFaceH4/aime_2024", "train", "problem", "answer",
-        expected_rows=30, local_file="aime24_test.jsonl",
+        "aime24",
+        "HuggingFaceH4/aime_2024",
+        "train",
+        "problem",
+        "answer",
+        expected_rows=30,
+        local_file="aime24_test.jsonl",
     ),
     BenchmarkSource(
-        "aime25", "yentinglin/aime_2025", "train", "problem", "answer",
-        expected_rows=30, local_file="aime25_test.jsonl",
+        "aime25",
+        "yentinglin/aime_2025",
+        "train",
+        "problem",
+        "answer",
+        expected_rows=30,
+        local_file="aime25_test.jsonl",
     ),
     BenchmarkSource(
-        "gpqa_diamond", "Idavidrein/gpqa", "train", "Question", "Correct Answer",
-        config="gpqa_diamond", expected_rows=198, local_file="gpqa_diamond.csv",
-        domain="science", answer_type="choice", row_parser=_gpqa_row,
+        "gpqa_diamond",
+        "Idavidrein/gpqa",
+        "train",
+        "Question",
+        "Correct Answer",
+        config="gpqa_diamond",
+        expected_rows=198,
+        local_file="gpqa_diamond.csv",
+        domain="science",
+        answer_type="choice",
+        row_parser=_gpqa_row,
     ),
 ):
     register_benchmark(_source)
@@ -156,4 +397,67 @@ def get_benchmark(name: str) -> BenchmarkSource:
     try:
         return BENCHMARKS[name]
     except KeyError:
-        raise KeyError(f"unknown benchmark {name!r}; known: {', '.join(sorted(BENCHMARKS))}") from None
+        raise KeyError(
+            f"unknown benchmark {name!r}; known: {', '.join(sorted(BENCHMARKS))}"
+        ) from None
+
+
+def user_task(
+    name: str,
+    source: str | os.PathLike[str],
+    *,
+    problem_field: str = "problem",
+    answer_field: str = "gold_answer",
+    answer_type: str = "math",
+    split: str = "test",
+    config: str | None = None,
+    revision: str | None = None,
+    prompt_template: str | None = None,
+    dedupe_field: str | None = "problem_id",
+    register: bool = True,
+) -> BenchmarkSource:
+    """A task from any table with a problem and a gold answer: by default a dataset in the trace
+    schema (``problem``, ``gold_answer``, one problem per ``problem_id``), local or on the Hub.
+
+    Rows without a problem or gold answer are skipped with a count (a held-out split of generated
+    traces may contain unverifiable problems); everything else is scored like a benchmark.
+    """
+    if answer_type not in EXTRACTORS:
+        raise ValueError(
+            f"task {name!r}: unknown answer_type {answer_type!r}; use one of {', '.join(EXTRACTORS)}"
+        )
+    if prompt_template is not None and "{problem}" not in prompt_template:
+        raise ValueError(f"task {name!r}: prompt_template must contain '{{problem}}'")
+    task = BenchmarkSource(
+        name,
+        os.fspath(source),
+        split,
+        problem_field,
+        answer_field,
+        config=config,
+        revision=revision,
+        answer_type=answer_type,
+        prompt_template=prompt_template,
+        dedupe_field=dedupe_field,
+        skip_unanswered=True,
+        pretty_name=name,
+    )
+    if register:
+        register_benchmark(task)
+    return task
+
+
+def resolve_task(spec: str) -> BenchmarkSource:
+    """A registered task name, or a dataset (local path or ``org/name``) used as a user task named
+    after the file or repository."""
+    if spec in BENCHMARKS:
+        return BENCHMARKS[spec]
+    path = Path(spec)
+    if path.exists():
+        return user_task(path.stem if path.is_file() else path.name, path, register=False)
+    if spec.count("/") == 1 and not spec.startswith((".", "/")):
+        return user_task(spec.split("/")[-1], spec, register=False)
+    raise KeyError(
+        f"unknown task {spec!r}: not a registered task ({', '.join(sorted(BENCHMARKS))}), "
+        "an existing file or directory, or a Hub dataset id (org/name)"
+    )

@@ -1,0 +1,143 @@
+"""Throughput and client CPU of ``toolkit generate`` against a fixed-latency teacher.
+
+A loopback OpenAI-compatible server runs in a SEPARATE process (so its CPU is not charged to the
+client) and answers every request after a fixed latency (200 ms) with a ~2 KB reasoning
+completion. In one run this prints, side by side:
+
+* the seed recipe's sequential loop (the official ``openai`` client, one request after another),
+* the toolkit engine at concurrency 64 and 256 (lean httpx transport, results fsync'd to the
+  resumable state exactly as in a real run), and at 256 with the official ``openai`` client,
+* the ideal (concurrency / latency), the % of ideal reached, and the client's CPU per request
+  (process CPU time / requests).
+
+Targets (issue 3): >= 80 % of ideal at concurrency 256, < 2 ms client CPU per request.
+
+    python benchmarks/generate.py [--latency 0.2] [--requests-per-slot 12]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import datasets  # noqa: E402
+
+from tests.helpers.servers import SubprocessServer  # noqa: E402
+from toolkit.generate import GenerateConfig, agenerate  # noqa: E402
+from toolkit.teachers.openai_compat import OpenAICompatTeacher  # noqa: E402
+
+MODEL = "teacher"
+
+
+def problems(count: int, offset: int = 0) -> datasets.Dataset:
+    return datasets.Dataset.from_dict(
+        {"problem": [f"Problem {offset + i}: compute {i} * {i + 3} + 7." for i in range(count)]}
+    )
+
+
+def run_toolkit(url: str, concurrency: int, requests: int, transport: str, offset: int) -> dict:
+    """One engine run: n=1 per problem, so requests == problems (retries would show up too)."""
+    table = problems(requests, offset)
+    teacher = OpenAICompatTeacher(MODEL, url + "/v1", transport=transport, timeout=60)
+    config = GenerateConfig(n=1, concurrency=concurrency, progress=False, max_tokens=4096)
+    with tempfile.TemporaryDirectory() as state:
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        result = asyncio.run(agenerate(table, teacher, config, state_dir=state))
+        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    summary = result.summary
+    if summary.completed != requests or len(result.dataset) != requests:
+        raise SystemExit(f"benchmark run lost samples: {summary.line()}")
+    return {"requests": summary.requests, "wall": wall, "cpu": cpu}
+
+
+def run_sequential(url: str, requests: int) -> dict:
+    """The seed recipe: a plain loop over problems with the official client."""
+    import openai
+
+    client = openai.OpenAI(base_url=url + "/v1", api_key="EMPTY", max_retries=0)
+    rows = []
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    for i in range(requests):
+        completion = client.chat.completions.create(
+            model=MODEL,
+            messages=[{"role": "user", "content": f"Problem {i}"}],
+            temperature=0.6,
+            top_p=0.95,
+            max_tokens=4096,
+        )
+        message = completion.choices[0].message
+        rows.append((getattr(message, "reasoning_content", None), message.content))
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    client.close()
+    return {"requests": requests, "wall": wall, "cpu": cpu}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--reasoning-chars", type=int, default=2000)
+    parser.add_argument(
+        "--requests-per-slot",
+        type=int,
+        default=12,
+        help="requests per concurrency slot (run length ≈ this × latency)",
+    )
+    parser.add_argument("--sequential-requests", type=int, default=15)
+    parser.add_argument("--skip-official", action="store_true")
+    args = parser.parse_args()
+    logging.disable(logging.WARNING)
+    datasets.disable_progress_bars()
+
+    with SubprocessServer(
+        "openai",
+        model=MODEL,
+        latency=args.latency,
+        reasoning_chars=args.reasoning_chars,
+        fixed_response=True,
+    ) as server:
+        # Warm-up: imports, connection pool, first-call costs.
+        run_toolkit(server.url, 32, 64, "httpx", offset=10**7)
+        rows = []
+        seq = run_sequential(server.url, args.sequential_requests)
+        rows.append(("sequential loop (seed recipe, openai client)", 1, seq))
+        offset = 0
+        plan = [(64, "httpx"), (256, "httpx")]
+        if not args.skip_official:
+            plan.append((256, "openai"))
+        for concurrency, transport in plan:
+            count = concurrency * args.requests_per_slot
+            result = run_toolkit(server.url, concurrency, count, transport, offset)
+            offset += count
+            label = f"toolkit c={concurrency} ({transport} transport)"
+            rows.append((label, concurrency, result))
+
+    print(
+        f"\nteacher: loopback OpenAI-compatible server in a separate process, "
+        f"{args.latency * 1000:.0f} ms latency, ~{args.reasoning_chars} chars reasoning per reply"
+    )
+    header = f"{'run':<46} {'req':>6} {'req/s':>8} {'ideal':>8} {'% ideal':>8} {'CPU ms/req':>11}"
+    print(header)
+    print("-" * len(header))
+    for label, concurrency, result in rows:
+        rate = result["requests"] / result["wall"]
+        ideal = concurrency / args.latency
+        cpu_ms = 1000 * result["cpu"] / result["requests"]
+        print(
+            f"{label:<46} {result['requests']:>6} {rate:>8.1f} {ideal:>8.1f} "
+            f"{100 * rate / ideal:>7.1f}% {cpu_ms:>11.2f}"
+        )
+    seq_rate = rows[0][2]["requests"] / rows[0][2]["wall"]
+    best = rows[2][2]["requests"] / rows[2][2]["wall"]
+    print(f"\nspeed-up of toolkit c=256 over the sequential loop: {best / seq_rate:.0f}x")
+
+
+if __name__ == "__main__":
+    main()

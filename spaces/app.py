@@ -1,0 +1,46 @@
+"""Hugging Face Space: chat with a distilled reasoning model, its thinking shown apart.
+
+The chat logic lives in :mod:`toolkit.space` (also behind ``toolkit space``); this file only wires
+it up. Configure it with Space variables (Settings → Variables and secrets):
+
+* ``TOOLKIT_SPACE_BACKEND`` — ``transformers`` (default: the model runs in the Space),
+  ``ollama`` or ``openai`` (any OpenAI-compatible server);
+* ``TOOLKIT_SPACE_MODEL`` — a Hub id (or Ollama tag / served model name);
+* ``TOOLKIT_SPACE_BASE_URL`` and the secret ``TOOLKIT_SPACE_API_KEY`` for remote servers;
+* ``TOOLKIT_SPACE_SYSTEM_PROMPT``, ``TOOLKIT_SPACE_MAX_NEW_TOKENS``, ``TOOLKIT_SPACE_TEMPERATURE``.
+
+Run it from a clone with ``python spaces/app.py`` or ``toolkit space``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+_HERE = Path(__file__).resolve().parent
+# In the repository the package sits one level up; on the Space, sync-space.yml uploads it next
+# to this file. Either copy wins over an unrelated installed "toolkit".
+for _root in (_HERE, _HERE.parent):
+    if (_root / "toolkit" / "__init__.py").is_file():
+        if str(_root) not in sys.path:
+            sys.path.insert(0, str(_root))
+        break
+
+from toolkit.space import BackendUnavailable, SpaceSettings, build_demo, make_backend  # noqa: E402
+
+log = logging.getLogger("space")
+
+SETTINGS = SpaceSettings.from_env()
+BACKEND = make_backend(SETTINGS)
+demo = build_demo(SETTINGS, backend=BACKEND)
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    load = getattr(BACKEND, "load", None)
+    if load is not None:  # load the weights before the first visitor, not during their question
+        try:
+            load()
+        except BackendUnavailable as error:
+            log.error("%s", error)  # the chat shows the same message to visitors
+    demo.launch()

@@ -1,0 +1,192 @@
+"""Loopback chat servers that stream reasoning, for the Space's tests.
+
+* :class:`LoopbackChatServer` speaks the OpenAI ``/v1/chat/completions`` streaming protocol
+  (server-sent events) and sends reasoning as ``reasoning_content`` deltas (DeepSeek API, vLLM's
+  reasoning parser), or inline ``<think>…</think>`` content with ``inline_think=True``.
+* ``protocol="ollama"`` speaks Ollama's ``/api/chat`` (NDJSON lines with ``message.thinking``).
+
+Both bind 127.0.0.1 on port 0, record every request body (to check what the model was sent),
+and can hold the answer back behind ``gate`` so a test sees the thinking while it is pending.
+Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+
+GATE_TIMEOUT_S = 30.0
+
+
+class LoopbackChatServer:
+    """A scripted reasoning model behind a real HTTP server."""
+
+    def __init__(
+        self,
+        reasoning: Sequence[str],
+        answer: Sequence[str],
+        *,
+        protocol: Literal["openai", "ollama"] = "openai",
+        model: str = "loopback-reasoner",
+        delay_s: float = 0.0,
+        gate: threading.Event | None = None,
+        inline_think: bool = False,
+    ):
+        self.reasoning = list(reasoning)
+        self.answer = list(answer)
+        self.protocol = protocol
+        self.model = model
+        self.delay_s = delay_s
+        self.gate = gate
+        self.inline_think = inline_think
+        self.requests: list[dict[str, Any]] = []
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> LoopbackChatServer:
+        handler = _make_handler(self)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.gate is not None:
+            self.gate.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "server not started"
+        return self._server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        """The base URL a client expects: ``…/v1`` for OpenAI, the host for Ollama."""
+        root = f"http://127.0.0.1:{self.port}"
+        return f"{root}/v1" if self.protocol == "openai" else root
+
+    # -- the script --------------------------------------------------------------------------
+
+    def events(self) -> list[tuple[str, str]]:
+        """(kind, text) pieces in order: reasoning first, then a pause point, then the answer."""
+        pieces: list[tuple[str, str]] = []
+        if self.inline_think:
+            pieces.append(("content", "<think>\n"))
+            pieces += [("content", text) for text in self.reasoning]
+            pieces.append(("content", "\n</think>\n\n"))
+        else:
+            pieces += [("reasoning", text) for text in self.reasoning]
+        pieces.append(("gate", ""))
+        pieces += [("content", text) for text in self.answer]
+        return pieces
+
+    def wait_gate(self) -> None:
+        if self.gate is not None:
+            self.gate.wait(timeout=GATE_TIMEOUT_S)
+
+
+def _make_handler(script: LoopbackChatServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.0"  # the body ends when the connection closes
+
+        def log_message(self, *args: object) -> None:  # keep test output quiet
+            pass
+
+        def _json(self, status: int, body: dict) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            if self.path.rstrip("/") == "/v1/models":
+                self._json(200, {"object": "list", "data": [{"id": script.model, "object": "model"}]})
+            elif self.path.rstrip("/") == "/api/tags":
+                self._json(200, {"models": [{"name": script.model, "model": script.model}]})
+            else:
+                self._json(404, {"error": f"no route {self.path}"})
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length) or b"{}")
+            script.requests.append(body)
+            if self.path.rstrip("/") == "/v1/chat/completions" and script.protocol == "openai":
+                self._stream_openai(body)
+            elif self.path.rstrip("/") == "/api/chat" and script.protocol == "ollama":
+                self._stream_ollama(body)
+            else:
+                self._json(404, {"error": f"no route {self.path}"})
+
+        def _stream_openai(self, body: dict) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+
+            def send(delta: dict, finish: str | None = None) -> None:
+                chunk = {
+                    "id": "chatcmpl-loopback",
+                    "object": "chat.completion.chunk",
+                    "created": int(time.time()),
+                    "model": body.get("model", script.model),
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                }
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.flush()
+
+            send({"role": "assistant", "content": ""})
+            for kind, text in script.events():
+                if kind == "gate":
+                    script.wait_gate()
+                    continue
+                time.sleep(script.delay_s)
+                key = "reasoning_content" if kind == "reasoning" else "content"
+                send({key: text})
+            send({}, finish="stop")
+            self.wfile.write(b"data: [DONE]\n\n")
+            self.wfile.flush()
+
+        def _stream_ollama(self, body: dict) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-ndjson")
+            self.end_headers()
+            think = bool(body.get("think"))
+
+            def send(message: dict, done: bool = False) -> None:
+                line = {
+                    "model": body.get("model", script.model),
+                    "created_at": "2026-01-01T00:00:00Z",
+                    "message": {"role": "assistant", "content": "", **message},
+                    "done": done,
+                }
+                if done:
+                    line["done_reason"] = "stop"
+                self.wfile.write((json.dumps(line) + "\n").encode())
+                self.wfile.flush()
+
+            for kind, text in script.events():
+                if kind == "gate":
+                    script.wait_gate()
+                    continue
+                time.sleep(script.delay_s)
+                if kind == "reasoning":
+                    if think:  # Ollama only separates thinking when asked to
+                        send({"thinking": text})
+                    continue
+                send({"content": text})
+            send({}, done=True)
+
+    return Handler

@@ -1,0 +1,130 @@
+"""Exact scoring of recorded completions: split → extract → grade, per task, with known verdicts."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from toolkit.evaluate.backends import Completion
+from toolkit.evaluate.runner import score_completions, task_metrics
+from toolkit.evaluate.tasks import (
+    extract_choice,
+    extract_gsm8k,
+    extract_math,
+    get_benchmark,
+)
+
+
+def _cases(fixtures_dir):
+    path = fixtures_dir / "evaluate" / "completions.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _score(case):
+    task = get_benchmark(case["task"])
+    completion = Completion(
+        text=case["completion"],
+        finish_reason=case["finish_reason"],
+        reasoning=case.get("reasoning"),
+    )
+    row = {"index": 0, "problem": "p", "gold_answer": case["gold"]}
+    [sample] = score_completions(
+        task, [row], ["prompt"], [[completion]], prefilled=case["prefilled"]
+    )
+    return sample
+
+
+def test_every_recorded_completion_scores_exactly(fixtures_dir):
+    cases = _cases(fixtures_dir)
+    assert {c["task"] for c in cases} == {"gsm8k", "math500", "aime24", "gpqa_diamond"}
+    mismatches = []
+    for case in cases:
+        sample = _score(case)
+        got = (sample.extracted, sample.correct, sample.unclosed, sample.no_answer)
+        want = (case["extracted"], case["correct"], case["unclosed"], case["extracted"] is None)
+        if got != want:
+            mismatches.append(f"{case['id']}: got {got}, want {want}")
+    assert not mismatches, "\n".join(mismatches)
+
+
+def test_unclosed_reasoning_is_never_rescued(fixtures_dir):
+    """A boxed answer inside unfinished thinking is not the model's answer."""
+    case = next(c for c in _cases(fixtures_dir) if c["id"] == "math-unclosed-boxed-inside")
+    sample = _score(case)
+    assert sample.reasoning and "\\boxed{5}" in sample.reasoning
+    assert sample.answer == ""
+    assert (sample.extracted, sample.correct, sample.truncated) == (None, False, True)
+
+
+def test_separate_reasoning_field_is_counted_as_thinking(fixtures_dir):
+    case = next(c for c in _cases(fixtures_dir) if c["id"] == "math-reasoning-field")
+    sample = _score(case)
+    assert sample.reasoning == "width 1, height 5"
+    assert sample.thinking_tokens == 4  # default counter: whitespace words
+    assert sample.correct
+
+
+def test_task_metrics_reasoning_statistics(fixtures_dir):
+    cases = [c for c in _cases(fixtures_dir) if c["task"] == "gsm8k"]
+    task = get_benchmark("gsm8k")
+    rows = [{"index": i, "problem": "p", "gold_answer": c["gold"]} for i, c in enumerate(cases)]
+    samples = score_completions(
+        task,
+        rows,
+        ["prompt"] * len(cases),
+        [[Completion(c["completion"], c["finish_reason"])] for c in cases],
+        prefilled=[c["prefilled"] for c in cases],
+    )
+    metrics = task_metrics(samples, n=1)
+    correct = sum(c["correct"] for c in cases)
+    assert metrics["metrics"]["pass@1"]["value"] == pytest.approx(correct / len(cases))
+    assert metrics["num_problems"] == len(cases)
+    stats = metrics["reasoning"]
+    assert stats["share_unclosed"] == pytest.approx(2 / len(cases))
+    assert stats["share_truncated"] == pytest.approx(2 / len(cases))
+    assert stats["share_no_answer"] == pytest.approx(3 / len(cases))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Answer: C", "C"),
+        ("The answer is a bit tricky.\nAnswer: (B)", "B"),
+        ("\\boxed{\\text{D}}", "D"),
+        ("so the options narrow down\n\n(A)", "A"),
+        ("the answer is Both of them", None),
+        ("I think it's C but not sure", None),
+    ],
+)
+def test_extract_choice(text, expected):
+    assert extract_choice(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("So she makes $18 every day.\n#### 18", "18"),
+        ("The answer is 1,234 dollars.", "1234"),
+        ("\\boxed{\\$18.00}", "18"),
+        ("the answer is 18 because 9 eggs are sold", "18"),
+        ("\\boxed{\\frac{7}{2}}", "\\frac{7}{2}"),
+        ("x = 3, so 5.50", "5.5"),
+        ("no numbers here", None),
+    ],
+)
+def test_extract_gsm8k(text, expected):
+    assert extract_gsm8k(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("so \\boxed{\\frac{1}{2}}", "\\frac{1}{2}"),
+        ("The final answer is $\\frac{14}{3}$.", "\\frac{14}{3}"),
+        ("**Final Answer:** \\boxed{42}", "42"),
+        ("nothing here but 42", None),
+    ],
+)
+def test_extract_math(text, expected):
+    assert extract_math(text) == expected

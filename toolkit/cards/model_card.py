@@ -1,0 +1,564 @@
+"""Model cards whose eval table *is* the results file: ``model-index`` metadata + a readable card.
+
+The card is rendered from ``model_cards/model_card.md`` (Jinja) with
+:class:`huggingface_hub.ModelCard`; its YAML header is a :class:`huggingface_hub.ModelCardData`
+with ``eval_results`` → ``model-index`` (one entry per task and metric, values in percent), plus
+``base_model``, ``datasets``, ``license``, ``library_name: transformers``, ``tags`` and
+``pipeline_tag: text-generation``. The numbers are never typed by hand: they come from
+``results.json`` (see :mod:`toolkit.evaluate.results`), and :func:`validate_model_card` parses the
+written card back and checks that every ``model-index`` value equals the results file.
+
+The body carries the protocol (sampling, ``max_new_tokens``, n, each task's prompt and extraction,
+data revisions), reasoning statistics, the training recipe and summary when the model directory
+holds ``training_summary.json``/``recipe.yaml`` (written by ``toolkit train``), usage snippets
+(transformers, an Ollama Modelfile, the chat Space) and a plot saved next to the card.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from huggingface_hub import EvalResult, ModelCard
+
+log = logging.getLogger(__name__)
+
+README = "README.md"
+PLOT_FILE = "eval_plot.png"
+TEMPLATE_ENV = "TOOLKIT_MODEL_CARD_TEMPLATE"
+DEFAULT_TAGS = ["reasoning", "distillation", "chain-of-thought", "r1-distill-toolkit"]
+#: ``model-index`` values are percentages rounded to this many decimals.
+VALUE_DECIMALS = 2
+
+
+def template_path() -> Path:
+    """The card template: ``$TOOLKIT_MODEL_CARD_TEMPLATE`` or ``model_cards/model_card.md``."""
+    override = os.environ.get(TEMPLATE_ENV)
+    path = (
+        Path(override)
+        if override
+        else Path(__file__).resolve().parents[2] / "model_cards" / "model_card.md"
+    )
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"model card template {path} not found; set {TEMPLATE_ENV} to a Jinja template"
+        )
+    return path
+
+
+@dataclass
+class CardFiles:
+    """What :func:`write_model_card` wrote."""
+
+    readme: Path
+    plot: Path | None
+    card: ModelCard
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs
+
+
+def read_training_summary(model_dir: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """``training_summary.json`` of a model directory, or ``None`` when absent."""
+    path = Path(model_dir) / "training_summary.json"
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not valid JSON ({error})") from error
+
+
+def _hub_id(value: Any) -> str | None:
+    """``value`` when it looks like a Hub repo id (``org/name``), not a local path."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if (
+        re.fullmatch(r"[\w.-]+/[\w.-]+", text)
+        and not Path(text).is_absolute()
+        and not text.startswith(".")
+    ):
+        return text
+    return None
+
+
+def infer_base_model(model_dir: Path, training: dict[str, Any] | None) -> str | None:
+    """The base model's Hub id: from the training summary, else the checkpoint's config."""
+    if training and _hub_id(training.get("base_model")):
+        return training["base_model"]
+    config = model_dir / "config.json"
+    if config.is_file():
+        name = json.loads(config.read_text(encoding="utf-8")).get("_name_or_path")
+        return _hub_id(name)
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Eval results <-> model-index
+
+
+def _percent(value: float) -> float:
+    return round(100.0 * float(value), VALUE_DECIMALS)
+
+
+def eval_key(
+    dataset_type: str, dataset_config: str | None, metric_type: str
+) -> tuple[str, str, str]:
+    """How a (task, metric) pair is identified in ``model-index``."""
+    return (dataset_type, dataset_config or "", metric_type)
+
+
+def _dataset_type(task: str, entry: dict[str, Any]) -> str:
+    return _hub_id(entry.get("hub_id")) or task
+
+
+def eval_results_from(results: dict[str, Any], model_name: str) -> list[EvalResult]:
+    """One :class:`huggingface_hub.EvalResult` per task and metric of a results.json."""
+    from huggingface_hub import EvalResult
+
+    protocol = results["protocol"]
+    out = []
+    for task, entry in results["tasks"].items():
+        dataset = entry.get("dataset") or {}
+        for metric, score in entry["metrics"].items():
+            out.append(
+                EvalResult(
+                    task_type="text-generation",
+                    task_name="Text Generation",
+                    dataset_type=_dataset_type(task, entry),
+                    dataset_name=entry.get("pretty_name") or task,
+                    dataset_config=entry.get("config"),
+                    dataset_split=entry.get("split"),
+                    dataset_revision=dataset.get("revision"),
+                    metric_type=metric,
+                    metric_name=f"{metric} (n={entry['n']}, %)",
+                    metric_value=_percent(score["value"]),
+                    metric_args={
+                        "n": entry["n"],
+                        "temperature": 0.0
+                        if protocol.get("greedy")
+                        else protocol.get("temperature"),
+                        "top_p": 1.0 if protocol.get("greedy") else protocol.get("top_p"),
+                        "max_new_tokens": protocol.get("max_new_tokens"),
+                        "num_problems": entry["num_problems"],
+                    },
+                )
+            )
+    return out
+
+
+def expected_model_index_values(results: dict[str, Any]) -> dict[tuple[str, str, str], float]:
+    """The values a card built from ``results`` must carry, keyed by :func:`eval_key`."""
+    return {
+        eval_key(_dataset_type(task, entry), entry.get("config"), metric): _percent(score["value"])
+        for task, entry in results["tasks"].items()
+        for metric, score in entry["metrics"].items()
+    }
+
+
+def model_index_values(card: ModelCard | str) -> dict[tuple[str, str, str], float]:
+    """Parse a card's ``model-index`` back (with huggingface_hub's own parser) into
+    ``{(dataset_type, config, metric_type): value}``."""
+    from huggingface_hub import ModelCard
+    from huggingface_hub.repocard_data import model_index_to_eval_results
+
+    parsed = ModelCard(card) if isinstance(card, str) else ModelCard(str(card))
+    model_index = parsed.data.to_dict().get("model-index")
+    if not model_index:
+        raise ValueError("the card has no model-index")
+    _, eval_results = model_index_to_eval_results(model_index)
+    return {
+        eval_key(r.dataset_type, r.dataset_config, r.metric_type): float(r.metric_value)
+        for r in eval_results
+    }
+
+
+def validate_model_card(
+    card: ModelCard | str,
+    results: dict[str, Any] | None = None,
+    *,
+    remote: bool = False,
+) -> None:
+    """Check a card the way the Hub would, and that its numbers are the results file's.
+
+    * the YAML header parses into :class:`ModelCardData` (``model-index`` included: an invalid
+      one raises inside huggingface_hub), with ``license``, ``library_name``, ``pipeline_tag``;
+    * every ``model-index`` entry has a numeric value;
+    * with ``results``, the ``model-index`` values equal the results file's, one for one;
+    * with ``remote=True``, the Hub's own ``/api/validate-yaml`` endpoint (needs the Hub).
+
+    Raises ``ValueError`` listing every problem found.
+    """
+    from huggingface_hub import ModelCard
+
+    text = card if isinstance(card, str) else str(card)
+    problems: list[str] = []
+    try:
+        parsed = ModelCard(text)
+    except ValueError as error:
+        raise ValueError(f"invalid model card metadata: {error}") from error
+    data = parsed.data
+    for key in ("license", "library_name", "pipeline_tag"):
+        if not data.get(key):
+            problems.append(f"metadata field {key!r} is missing")
+    try:
+        values = model_index_values(text)
+    except (ValueError, KeyError, TypeError) as error:
+        problems.append(f"model-index: {error}")
+        values = {}
+    for key, value in values.items():
+        if not isinstance(value, int | float):
+            problems.append(f"model-index {key}: value {value!r} is not a number")
+    if results is not None and values:
+        expected = expected_model_index_values(results)
+        for key in sorted(set(expected) | set(values)):
+            if key not in values:
+                problems.append(f"model-index lacks {key} from the results file")
+            elif key not in expected:
+                problems.append(f"model-index has {key}, which is not in the results file")
+            elif abs(values[key] - expected[key]) > 10**-VALUE_DECIMALS / 2:
+                problems.append(f"model-index {key} = {values[key]}, results say {expected[key]}")
+    if problems:
+        raise ValueError("model card is invalid: " + "; ".join(problems))
+    if remote:
+        parsed.validate(repo_type="model")
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering helpers
+
+
+def _fmt_score(score: dict[str, float] | None) -> str:
+    if score is None:
+        return "—"
+    return f"{100 * score['value']:.1f} ± {100 * score['stderr']:.1f}"
+
+
+def _fmt_share(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.0f}%"
+
+
+def _md(text: Any) -> str:
+    """Text safe inside a markdown table cell."""
+    return str(text).replace("|", "\\|").replace("\n", "⏎ ")
+
+
+def _protocol_differences(results: dict[str, Any], base: dict[str, Any]) -> str:
+    keys = ("temperature", "top_p", "greedy", "max_new_tokens", "n")
+    diffs = [
+        f"{key} {base['protocol'].get(key)} vs {results['protocol'].get(key)}"
+        for key in keys
+        if base["protocol"].get(key) != results["protocol"].get(key)
+    ]
+    return ", ".join(diffs)
+
+
+def _eval_table(results: dict[str, Any], base: dict[str, Any] | None, base_label: str) -> str:
+    header = "| task | metric | this model |"
+    rule = "|---|---|---:|"
+    if base is not None:
+        header += f" {base_label} | Δ |"
+        rule += "---:|---:|"
+    lines = [header, rule]
+    for task, entry in results["tasks"].items():
+        metric = entry["metric"]
+        score = entry["metrics"][metric]
+        row = (
+            f"| {_md(entry.get('pretty_name') or task)} | {metric} (n={entry['n']}, "
+            f"{entry['num_problems']} problems) | **{_fmt_score(score)}** |"
+        )
+        if base is not None:
+            base_entry = base["tasks"].get(task)
+            base_score = base_entry["metrics"].get(metric) if base_entry else None
+            delta = f"{100 * (score['value'] - base_score['value']):+.1f}" if base_score else "—"
+            row += f" {_fmt_score(base_score)} | {delta} |"
+        lines.append(row)
+    return "\n".join(lines)
+
+
+def _other_metrics_table(results: dict[str, Any]) -> str | None:
+    metrics: list[str] = []
+    for entry in results["tasks"].values():
+        metrics.extend(m for m in entry["metrics"] if m not in metrics)
+    if metrics == ["pass@1"]:
+        return None
+    lines = ["| task | " + " | ".join(metrics) + " |", "|---|" + "---:|" * len(metrics)]
+    for task, entry in results["tasks"].items():
+        cells = [_fmt_score(entry["metrics"].get(m)) for m in metrics]
+        lines.append(f"| {_md(entry.get('pretty_name') or task)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _protocol_sentence(protocol: dict[str, Any]) -> str:
+    sampling = (
+        "greedy decoding"
+        if protocol.get("greedy")
+        else f"sampling with temperature {protocol.get('temperature')} and top-p "
+        f"{protocol.get('top_p')} (no top-k)"
+    )
+    system = "no system prompt" if not protocol.get("system_prompt") else "a system prompt"
+    return (
+        f"{sampling}, n = {protocol.get('n')} samples per problem, max_new_tokens = "
+        f"{protocol.get('max_new_tokens')}, seed {protocol.get('seed')}, {system}."
+    )
+
+
+def _task_rows(results: dict[str, Any]) -> list[dict[str, str]]:
+    rows = []
+    for task, entry in results["tasks"].items():
+        dataset = entry.get("dataset") or {}
+        source = dataset.get("id") or task
+        where = f"`{source}`"
+        if dataset.get("config"):
+            where += f" ({dataset['config']})"
+        if dataset.get("split"):
+            where += f", {dataset['split']}"
+        where += f", revision `{dataset.get('revision') or 'unpinned'}`"
+        if dataset.get("content_sha256"):
+            where += f", content sha256 `{dataset['content_sha256'][:12]}`"
+        reasoning = entry.get("reasoning") or {}
+        rows.append(
+            {
+                "pretty": _md(entry.get("pretty_name") or task),
+                "prompt_md": "`"
+                + _md(entry.get("prompt_template", "").replace("\n", "\\n")).replace("`", "'")
+                + "`",
+                "extraction_md": _md(entry.get("extraction", "")),
+                "data_md": where,
+                "mean_thinking": f"{reasoning.get('mean_thinking_tokens', 0):.0f}",
+                "unclosed": _fmt_share(reasoning.get("share_unclosed")),
+                "truncated": _fmt_share(reasoning.get("share_truncated")),
+                "no_answer": _fmt_share(reasoning.get("share_no_answer")),
+            }
+        )
+    return rows
+
+
+def _training_rows(training: dict[str, Any]) -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
+
+    def add(label: str, value: Any) -> None:
+        if value not in (None, "", [], {}):
+            rows.append((label, _md(value)))
+
+    add(
+        "method",
+        training.get("task")
+        if not training.get("strategy")
+        else f"{training.get('task')} ({training['strategy']})",
+    )
+    add("base model", training.get("base_model"))
+    add("teacher", training.get("teacher_model"))
+    dataset = training.get("dataset") or {}
+    if dataset:
+        described = dataset.get("source")
+        if dataset.get("version"):
+            described = f"{described} v{dataset['version']}"
+        if dataset.get("revision"):
+            described = f"{described} @ {dataset['revision']}"
+        add("dataset", described)
+        add("rows used", dataset.get("rows_used"))
+        if dataset.get("rows_dropped"):
+            add("rows dropped", f"{dataset['rows_dropped']} ({dataset.get('drop_reasons') or ''})")
+    peft = training.get("peft") or {}
+    if peft.get("method"):
+        add(
+            "PEFT",
+            f"{peft['method']} r={peft.get('r')} alpha={peft.get('alpha')}, merged={peft.get('merged')}",
+        )
+    params = training.get("params") or {}
+    add("learning rate", params.get("learning_rate"))
+    add("effective batch size", params.get("effective_batch_size"))
+    add("max length", params.get("max_length"))
+    add("optimizer steps", training.get("steps"))
+    add("epochs", training.get("epochs_completed"))
+    add("tokens seen", training.get("tokens_seen"))
+    if training.get("final_loss") is not None:
+        add("final training loss", f"{training['final_loss']:.4f}")
+    if training.get("runtime_seconds") is not None:
+        add("training time", f"{training['runtime_seconds'] / 60:.1f} min")
+    hardware = training.get("hardware") or {}
+    if hardware:
+        add("hardware", f"{hardware.get('num_devices')} × {hardware.get('device')}")
+    versions = training.get("versions") or {}
+    if versions:
+        add("versions", ", ".join(f"{k} {v}" for k, v in versions.items() if v))
+    return rows
+
+
+def _end_of_turn(model_dir: Path) -> list[str]:
+    """Stop strings for the Modelfile: the tokenizer's EOS (and ChatML's end of turn)."""
+    stops: list[str] = []
+    config = model_dir / "tokenizer_config.json"
+    if config.is_file():
+        eos = json.loads(config.read_text(encoding="utf-8")).get("eos_token")
+        if isinstance(eos, dict):
+            eos = eos.get("content")
+        if isinstance(eos, str) and eos:
+            stops.append(eos)
+    for token in ("<|im_end|>",):
+        if (
+            token not in stops
+            and (model_dir / "tokenizer.json").is_file()
+            and token in (model_dir / "tokenizer.json").read_text(encoding="utf-8")
+        ):
+            stops.append(token)
+    return stops
+
+
+def modelfile(model_dir: Path, protocol: dict[str, Any]) -> str:
+    """An Ollama Modelfile importing the safetensors folder, with the evaluated sampling."""
+    lines = [
+        "FROM .",
+        "PARAMETER temperature "
+        + str(0.6 if protocol.get("greedy") else protocol.get("temperature", 0.6)),
+        "PARAMETER top_p " + str(1.0 if protocol.get("greedy") else protocol.get("top_p", 0.95)),
+        f"PARAMETER num_predict {protocol.get('max_new_tokens', 32768)}",
+    ]
+    lines.extend(f'PARAMETER stop "{stop}"' for stop in _end_of_turn(model_dir))
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# The card
+
+
+def build_model_card(
+    model_dir: str | os.PathLike[str],
+    results: dict[str, Any],
+    *,
+    base_results: dict[str, Any] | None = None,
+    repo_id: str | None = None,
+    base_model: str | None = None,
+    license: str = "apache-2.0",
+    datasets: list[str] | None = None,
+    tags: list[str] | None = None,
+    language: str | None = "en",
+    space_url: str | None = None,
+    plot_file: str | None = PLOT_FILE,
+) -> ModelCard:
+    """Render the card for ``model_dir`` from ``results`` (a loaded results.json)."""
+    from huggingface_hub import ModelCard, ModelCardData
+
+    folder = Path(model_dir)
+    training = read_training_summary(folder)
+    base_model = base_model or infer_base_model(folder, training)
+    repo_id = repo_id or f"your-org/{folder.resolve().name}"
+    title = repo_id.split("/")[-1]
+    if datasets is None:
+        source = ((training or {}).get("dataset") or {}).get("source")
+        datasets = [source] if _hub_id(source) else []
+    extra: dict[str, Any] = {}
+    if base_model:
+        peft = (training or {}).get("peft") or {}
+        extra["base_model_relation"] = (
+            "adapter" if peft.get("method") and not peft.get("merged", True) else "finetune"
+        )
+    card_data = ModelCardData(
+        base_model=base_model,
+        datasets=datasets or None,
+        license=license,
+        library_name="transformers",
+        pipeline_tag="text-generation",
+        language=language,
+        tags=list(dict.fromkeys([*DEFAULT_TAGS, *(tags or [])])),
+        model_name=title,
+        eval_results=eval_results_from(results, title),
+        **extra,
+    )
+    recipe_path = folder / "recipe.yaml"
+    protocol = results["protocol"]
+    base_label = (
+        (base_results.get("model") or {}).get("id") or "base model"
+        if base_results
+        else "base model"
+    )
+    card = ModelCard.from_template(
+        card_data,
+        template_path=str(template_path()),
+        title=title,
+        repo_id=repo_id,
+        base_model=base_model,
+        training=training,
+        training_rows=_training_rows(training) if training else [],
+        recipe=recipe_path.read_text(encoding="utf-8").rstrip() if recipe_path.is_file() else None,
+        eval_table=_eval_table(results, base_results, _md(base_label)),
+        other_metrics_table=_other_metrics_table(results),
+        has_base=base_results is not None,
+        base_protocol_differs=_protocol_differences(results, base_results) if base_results else "",
+        protocol_sentence=_protocol_sentence(protocol),
+        eval_date=results.get("date", "unknown date"),
+        toolkit_version=results.get("toolkit_version", "unknown"),
+        model_revision=(results.get("model") or {}).get("revision"),
+        tasks=_task_rows(results),
+        plot_file=plot_file,
+        usage_max_new_tokens=max(int(protocol.get("max_new_tokens") or 4096), 1024),
+        usage_temperature=protocol.get("temperature", 0.6) if not protocol.get("greedy") else 0.6,
+        usage_top_p=protocol.get("top_p", 0.95) if not protocol.get("greedy") else 0.95,
+        modelfile=modelfile(folder, protocol),
+        ollama_name=title.lower(),
+        local_dir=title,
+        space_url=space_url,
+    )
+    return card
+
+
+def write_model_card(
+    model_dir: str | os.PathLike[str],
+    results: str | os.PathLike[str] | dict[str, Any],
+    *,
+    base_results: str | os.PathLike[str] | dict[str, Any] | None = None,
+    output_dir: str | os.PathLike[str] | None = None,
+    plot: bool = True,
+    **card_options: Any,
+) -> CardFiles:
+    """Write ``README.md`` (and ``eval_plot.png``) for ``model_dir`` into ``output_dir`` (default:
+    the model directory itself, so that publishing the folder publishes the card), validated
+    against the results file before anything is written."""
+    from toolkit.cards.model_plots import plot_evaluation
+    from toolkit.evaluate.results import load_details, load_results
+
+    folder = Path(model_dir)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: model directory not found")
+    results_data = results if isinstance(results, dict) else load_results(results)
+    base_data = (
+        None
+        if base_results is None
+        else base_results
+        if isinstance(base_results, dict)
+        else load_results(base_results)
+    )
+    out = Path(output_dir) if output_dir is not None else folder
+    out.mkdir(parents=True, exist_ok=True)
+    plot_path: Path | None = None
+    if plot:
+        details = load_details(results_data["_path"]) if "_path" in results_data else None
+        training = read_training_summary(folder)
+        plot_path = plot_evaluation(
+            out / PLOT_FILE,
+            results_data,
+            base_results=base_data,
+            details=details,
+            loss_curve=(training or {}).get("loss_curve"),
+        )
+    card = build_model_card(
+        folder,
+        results_data,
+        base_results=base_data,
+        plot_file=plot_path.name if plot_path else None,
+        **card_options,
+    )
+    validate_model_card(card, results_data)
+    readme = out / README
+    card.save(readme)
+    log.info("wrote %s%s", readme, f" and {plot_path}" if plot_path else "")
+    return CardFiles(readme=readme, plot=plot_path, card=card)

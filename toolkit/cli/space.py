@@ -1,0 +1,116 @@
+"""``toolkit space``: open the chat demo (the same app as ``spaces/app.py``) for a model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from toolkit.cli.app import app, console, fail
+
+
+def _looks_like_path(model: str) -> bool:
+    """A local directory, not a Hub id (``org/name``) or an Ollama tag (``name:tag``)."""
+    return (
+        model.startswith((".", "/", "~"))
+        or Path(model).expanduser().exists()
+        or model.count("/") > 1
+        or "\\" in model
+    )
+
+
+def _check_model_dir(model: str) -> str:
+    """Resolve a local model directory, or stop with a one-line reason."""
+    path = Path(model).expanduser()
+    if not path.exists():
+        fail(f"model directory {path} does not exist (give a directory or a Hub id org/name)")
+    if not path.is_dir():
+        fail(f"--model {path} is a file; give the model directory (with config.json)")
+    if not (path / "config.json").exists() and not (path / "adapter_config.json").exists():
+        fail(
+            f"{path} is not a model directory: it has neither config.json nor "
+            "adapter_config.json (point --model at the training output, e.g. runs/NAME/final)"
+        )
+    return str(path.resolve())
+
+
+@app.command("space")
+def space(
+    model: str | None = typer.Option(
+        None,
+        "--model",
+        "-m",
+        help="Model directory or Hub id (transformers), Ollama tag, or served model name. "
+        "Default: $TOOLKIT_SPACE_MODEL or the backend's default.",
+    ),
+    backend: str | None = typer.Option(
+        None,
+        "--backend",
+        "-b",
+        help="transformers (default), ollama or openai. Default: $TOOLKIT_SPACE_BACKEND.",
+    ),
+    base_url: str | None = typer.Option(
+        None, "--base-url", help="Server URL for ollama/openai. Default: $TOOLKIT_SPACE_BASE_URL."
+    ),
+    system_prompt: str | None = typer.Option(None, "--system-prompt", help="Default system prompt."),
+    max_new_tokens: int | None = typer.Option(
+        None, "--max-new-tokens", min=1, help="Default token limit per answer."
+    ),
+    temperature: float | None = typer.Option(
+        None, "--temperature", min=0.0, max=2.0, help="Default sampling temperature."
+    ),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    port: int = typer.Option(7860, "--port", "-p", min=0, max=65535, help="Port (0: any free one)."),
+    share: bool = typer.Option(
+        False, "--share/--no-share", help="Also open a public gradio.live link (off by default)."
+    ),
+    preload: bool = typer.Option(
+        True,
+        "--preload/--no-preload",
+        help="Load the model before serving, so a broken model fails here, not in the chat.",
+    ),
+) -> None:
+    """Chat with a model in the browser: thinking streams into a panel, the answer apart."""
+    from toolkit.space import BackendUnavailable, SpaceSettings, build_demo, make_backend
+
+    if backend is not None and backend.strip().lower() not in ("transformers", "ollama", "openai"):
+        fail(f"--backend {backend!r} is not one of transformers, ollama, openai")
+    try:
+        settings = SpaceSettings.from_env(
+            backend=backend.strip().lower() if backend else None,
+            model=model,
+            base_url=base_url,
+            system_prompt=system_prompt,
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+        )
+    except ValueError as error:
+        fail(str(error))
+        return
+    if settings.backend == "transformers" and settings.model and _looks_like_path(settings.model):
+        from dataclasses import replace
+
+        settings = replace(settings, model=_check_model_dir(settings.model))
+
+    chat_backend = make_backend(settings)
+    console.print(f"[bold]toolkit space[/]: {chat_backend.describe()}")
+    load = getattr(chat_backend, "load", None)
+    if preload and load is not None:
+        with console.status(f"loading {settings.resolved_model} …"):
+            try:
+                load()
+            except BackendUnavailable as error:
+                fail(str(error))
+    demo = build_demo(settings, backend=chat_backend)
+    launch(demo, host=host, port=port, share=share)
+
+
+def launch(demo: object, *, host: str, port: int, share: bool) -> None:
+    """Serve the app until interrupted (a seam for tests, which serve in-process instead)."""
+    if port == 0:
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind((host, 0))
+            port = sock.getsockname()[1]
+    demo.launch(server_name=host, server_port=port, share=share)  # type: ignore[attr-defined]

@@ -1,0 +1,475 @@
+"""The machinery every format shares: the :class:`Format` base, the registry, and the batch
+converter that turns one Arrow batch of source rows into one Arrow batch of schema rows.
+
+Why batches and not rows: ``datasets.Dataset.map(batched=True)`` hands over Arrow tables, and the
+expensive parts of normalization (decoding, hashing, JSON metadata, building the ``messages``
+list) are far cheaper done column by column in tight loops than through one Python dict per row.
+Formats only write the per-row *meaning* (:meth:`Format.convert`); everything else lives here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from json.encoder import encode_basestring
+from typing import Any, ClassVar
+
+import datasets
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from toolkit.formats.arrow_json import JSON_ENCODER, json_array
+from toolkit.schema import FEATURES
+
+# Columns the batched map emits next to the schema columns; a non-null ``_q_reason`` marks a row
+# that goes to the quarantine instead of the result.
+QUARANTINE_COLUMNS = ("_q_row", "_q_field", "_q_reason", "_q_raw")
+QUARANTINE_FEATURES = datasets.Features(
+    {
+        "row": datasets.Value("int64"),
+        "source": datasets.Value("string"),
+        "field": datasets.Value("string"),
+        "reason": datasets.Value("string"),
+        "raw": datasets.Value("string"),
+    }
+)
+MAP_FEATURES = datasets.Features(
+    {
+        **FEATURES,
+        "_q_row": datasets.Value("int64"),
+        "_q_field": datasets.Value("string"),
+        "_q_reason": datasets.Value("string"),
+        "_q_raw": datasets.Value("string"),
+    }
+)
+MAP_SCHEMA: pa.Schema = MAP_FEATURES.arrow_schema
+_MESSAGES_TYPE = MAP_SCHEMA.field("messages").type
+_MESSAGE_STRUCT = _MESSAGES_TYPE.value_type
+
+
+
+class FormatError(ValueError):
+    """The input as a whole does not fit (unknown format, missing columns, bad option)."""
+
+
+class BadRow(Exception):  # noqa: N818 - a signal caught per row, not an error surfaced to users
+    """Raised inside :meth:`Format.convert` for one row; the row goes to the quarantine."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def require_text(value: Any, field: str, *, allow_empty: bool = False) -> str:
+    """``value`` as a string, or :class:`BadRow` naming ``field`` (null, wrong type, empty)."""
+    if value is None:
+        raise BadRow(field, "null")
+    if not isinstance(value, str):
+        raise BadRow(field, f"expected a string, got {type(value).__name__}")
+    if not allow_empty and not value.strip():
+        raise BadRow(field, "empty")
+    return value
+
+
+def optional_text(value: Any, field: str) -> str | None:
+    """``value`` as a stripped string, ``None`` for null/empty, :class:`BadRow` for other types."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise BadRow(field, f"expected a string, got {type(value).__name__}")
+
+
+class Batch:
+    """One Arrow batch of source rows, decoded to Python lazily and once per column."""
+
+    __slots__ = ("_decoded", "indices", "size", "table")
+
+    def __init__(self, table: pa.Table, indices: Sequence[int]) -> None:
+        self.table = table
+        self.indices = indices
+        self.size = table.num_rows
+        self._decoded: dict[str, list[Any]] = {}
+
+    def has(self, name: str) -> bool:
+        return name in self.table.column_names
+
+    def column(self, name: str) -> list[Any]:
+        """The column as a Python list (all ``None`` when the column is absent)."""
+        values = self._decoded.get(name)
+        if values is None:
+            values = (
+                self.table.column(name).to_pylist() if self.has(name) else [None] * self.size
+            )
+            self._decoded[name] = values
+        return values
+
+    def raw_row(self, position: int) -> str:
+        """The full source row as JSON, for the quarantine (only ever called for bad rows)."""
+        row = self.table.slice(position, 1).to_pylist()[0]
+        return json.dumps(row, ensure_ascii=False, default=str)
+
+
+class Records:
+    """The output of one batch, column by column; :meth:`to_table` finishes it.
+
+    Formats call :meth:`add` for every record and :meth:`reject` for every bad row; ids, hashes,
+    ``messages`` and the JSON metadata are computed afterwards in tight loops.
+    """
+
+    def __init__(self, batch: Batch, source: str, domain: str | None, strict: bool) -> None:
+        self.batch = batch
+        self.source = source
+        self.domain_override = domain
+        self.strict = strict
+        self.problem: list[str | None] = []
+        self.reasoning: list[str | None] = []
+        self.answer: list[str | None] = []
+        self.complete: list[bool | None] = []
+        self.final: list[str | None] = []
+        self.gold: list[str | None] = []
+        self.system: list[str | None] = []
+        self.domain: list[str | None] = []
+        self.position: list[int] = []  # batch position of the source row (for metadata)
+        self.extra: list[dict[str, Any] | None] = []
+        self.q_row: list[int | None] = []
+        self.q_field: list[str | None] = []
+        self.q_reason: list[str | None] = []
+        self.q_raw: list[str | None] = []
+
+    def add(
+        self,
+        position: int,
+        problem: str,
+        answer: str,
+        reasoning: str | None = None,
+        reasoning_complete: bool = True,
+        final_answer: str | None = None,
+        gold_answer: str | None = None,
+        system: str | None = None,
+        domain: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        """One schema record made from the source row at batch ``position``."""
+        if not answer and not reasoning:
+            self.reject(position, "answer", "no reasoning and no answer")
+            return
+        self.problem.append(problem)
+        self.reasoning.append(reasoning)
+        self.answer.append(answer)
+        self.complete.append(reasoning_complete)
+        self.final.append(final_answer)
+        self.gold.append(gold_answer)
+        self.system.append(system)
+        self.domain.append(self.domain_override or domain)
+        self.position.append(position)
+        self.extra.append(extra)
+        self.q_row.append(None)
+        self.q_field.append(None)
+        self.q_reason.append(None)
+        self.q_raw.append(None)
+
+    def reject(self, position: int, field: str, reason: str) -> None:
+        """Send the source row at ``position`` to the quarantine (or raise, when strict)."""
+        row = self.batch.indices[position]
+        if self.strict:
+            raise ValueError(f"row {row}: field {field!r}: {reason} (source {self.source})")
+        for column in (
+            self.problem,
+            self.reasoning,
+            self.answer,
+            self.complete,
+            self.final,
+            self.gold,
+            self.system,
+            self.domain,
+            self.extra,
+        ):
+            column.append(None)
+        self.position.append(position)
+        self.q_row.append(row)
+        self.q_field.append(field)
+        self.q_reason.append(reason)
+        self.q_raw.append(self.batch.raw_row(position))
+
+    def to_table(self, members: pa.Array | None) -> pa.Array:
+        """The Arrow batch in :data:`MAP_SCHEMA` (schema columns + quarantine columns).
+
+        ``members`` holds, per *source* row, the passthrough metadata as JSON object members
+        with a leading separator (``', "key": value, …'``; see :func:`json_members`).
+
+        Everything heavy stays in Arrow: the texts are encoded to UTF-8 once (by ``pa.array``),
+        the hashes read those bytes straight from the Arrow buffers, and the assistant turn of
+        ``messages`` is rendered by a vectorized string join.
+        """
+        size = len(self.problem)
+        problems = pa.array(self.problem, pa.string())
+        reasonings = pa.array(self.reasoning, pa.string())
+        answers = pa.array(self.answer, pa.string())
+        systems = pa.array(self.system, pa.string())
+        problem_offsets, problem_bytes = _utf8_slices(problems)
+        reasoning_offsets, reasoning_bytes = _utf8_slices(reasonings)
+        answer_offsets, answer_bytes = _utf8_slices(answers)
+
+        ids: list[str | None] = [None] * size
+        problem_ids: list[str | None] = [None] * size
+        sources: list[str | None] = [self.source] * size
+        offsets = [0] * (size + 1)
+        roles: list[str] = []
+        take: list[int] = []  # positions in concat([problems, assistants, systems])
+        extras: list[str] | None = None
+        blake2b = hashlib.blake2b
+        end = 0
+        for i in range(size):
+            if self.problem[i] is None:  # quarantined
+                offsets[i + 1] = end
+                sources[i] = None
+                continue
+            # Same bytes as schema.content_hash(problem) and (problem, reasoning, answer).
+            digest = blake2b(b"\x01", digest_size=8)
+            digest.update(problem_bytes[problem_offsets[i] : problem_offsets[i + 1]])
+            digest.update(b"\x1f")
+            problem_ids[i] = digest.hexdigest()
+            if self.reasoning[i] is None:
+                digest.update(b"\x00\x1f\x01")
+            else:
+                digest.update(b"\x01")
+                digest.update(reasoning_bytes[reasoning_offsets[i] : reasoning_offsets[i + 1]])
+                digest.update(b"\x1f\x01")
+            digest.update(answer_bytes[answer_offsets[i] : answer_offsets[i + 1]])
+            digest.update(b"\x1f")
+            ids[i] = digest.hexdigest()
+
+            if self.system[i]:
+                roles.append("system")
+                take.append(2 * size + i)
+                end += 1
+            roles.append("user")
+            roles.append("assistant")
+            take.append(i)
+            take.append(size + i)
+            end += 2
+            offsets[i + 1] = end
+
+            extra = self.extra[i]
+            if extra:
+                if extras is None:
+                    extras = [""] * size
+                extras[i] = "".join(
+                    f", {encode_basestring(key)}: {JSON_ENCODER.encode(extra[key])}"
+                    for key in sorted(extra)
+                )
+
+        # render_thinking, vectorized: no reasoning → answer; unfinished → "<think>\n" + reasoning.
+        complete = pa.array(self.complete, pa.bool_())
+        finished = _join(["<think>\n", reasonings, "\n</think>\n\n", answers])
+        unfinished = _join(["<think>\n", reasonings])
+        assistants = pc.if_else(
+            pc.is_null(reasonings), answers, pc.if_else(complete, finished, unfinished)
+        )
+        contents = pa.concat_arrays([problems, assistants, systems.cast(pa.string())]).take(
+            pa.array(take, pa.int64())
+        )
+        messages = pa.ListArray.from_arrays(
+            pa.array(offsets, pa.int32()),
+            pa.StructArray.from_arrays(
+                [pa.array(roles, pa.string()), contents], fields=list(_MESSAGE_STRUCT)
+            ),
+        )
+
+        if members is None:
+            body = pa.array([""] * size, pa.string())
+        else:
+            body = members.take(pa.array(self.position, pa.int64()))
+        if extras is not None:
+            body = _join([body, pa.array(extras, pa.string())])
+        metadata = _join(["{", pc.utf8_slice_codeunits(body, 2), "}"])
+
+        arrays = [
+            pa.array(ids, pa.string()),
+            pa.array(problem_ids, pa.string()),
+            pa.array(sources, pa.string()),
+            problems,
+            reasonings,
+            answers,
+            complete,
+            pa.array(self.final, pa.string()),
+            pa.array(self.gold, pa.string()),
+            messages,
+            pa.array(self.domain, pa.string()),
+            metadata,
+            pa.array(self.q_row, pa.int64()),
+            pa.array(self.q_field, pa.string()),
+            pa.array(self.q_reason, pa.string()),
+            pa.array(self.q_raw, pa.string()),
+        ]
+        return pa.Table.from_arrays(arrays, schema=MAP_SCHEMA)
+
+
+def _join(parts: list[pa.Array | str]) -> pa.Array:
+    return pc.binary_join_element_wise(*parts, "")
+
+
+def _utf8_slices(array: pa.Array) -> tuple[list[int], memoryview]:
+    """The offsets and the UTF-8 data buffer of a (fresh, unsliced) string array."""
+    _, offsets, data = array.buffers()
+    offset_list = np.frombuffer(offsets, dtype=np.int32, count=len(array) + 1).tolist()
+    return offset_list, memoryview(data if data is not None else b"")
+
+
+def json_members(batch: Batch, columns: Sequence[str]) -> pa.Array | None:
+    """The passthrough metadata of every source row as JSON object members, built column-wise
+    in Arrow (see :mod:`toolkit.formats.arrow_json`). Null values are left out: an absent key
+    and a null mean the same to every reader, and it keeps the metadata of sparse sources small.
+    """
+    if not columns:
+        return None
+    table = batch.table
+    parts = []
+    for name in sorted(columns):
+        value = json_array(table.column(name))
+        fragment = _join([", " + encode_basestring(name) + ": ", value])
+        parts.append(pc.fill_null(fragment, ""))
+    return parts[0] if len(parts) == 1 else _join(parts)
+
+
+class Format:
+    """One source format: which columns it reads and how one source row becomes records.
+
+    Subclasses set the class attributes and implement :meth:`convert`; see the package
+    docstring of :mod:`toolkit.formats` for a worked example.
+    """
+
+    #: Registry name (``toolkit normalize NAME``).
+    name: ClassVar[str] = ""
+    #: One line for ``--help`` and error messages.
+    description: ClassVar[str] = ""
+    #: Columns that must be present; a tuple inside means "any one of these spellings".
+    required: ClassVar[tuple[str | tuple[str, ...], ...]] = ()
+    #: Columns that make this format a better fit in ``detect_format`` when present.
+    signature: ClassVar[tuple[str, ...]] = ()
+    #: Columns the format turns into schema fields (everything else goes to ``metadata``).
+    consumed: ClassVar[tuple[str, ...]] = ()
+    #: Hub dataset ids that are known to be in this format.
+    hub_ids: ClassVar[tuple[str, ...]] = ()
+    #: Default ``domain`` of its records.
+    domain: ClassVar[str] = "math"
+    #: Options accepted by ``__init__`` (``normalize(..., **options)``) with their defaults.
+    options: ClassVar[dict[str, Any]] = {}
+    #: Tie-break in ``detect_format`` when two formats fit equally well (higher wins).
+    priority: ClassVar[int] = 0
+    #: What a deliberately skipped candidate is, for the summary (see :meth:`count_candidates`).
+    skipped_reason: ClassVar[str] = ""
+
+    def __init__(self, **options: Any) -> None:
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            accepted = ", ".join(self.options) or "none"
+            raise FormatError(
+                f"format {self.name!r} got unknown option(s) {', '.join(unknown)} "
+                f"(accepted: {accepted})"
+            )
+        self.settings = {**self.options, **options}
+
+    def missing_columns(self, columns: Iterable[str]) -> list[str]:
+        """The required columns (``a|b`` for alternatives) that ``columns`` lacks."""
+        present = set(columns)
+        missing = []
+        for requirement in self.required:
+            choices = (requirement,) if isinstance(requirement, str) else requirement
+            if not any(choice in present for choice in choices):
+                missing.append("|".join(choices))
+        return missing
+
+    def fit_score(self, columns: Iterable[str]) -> int:
+        """How specifically ``columns`` match this format (0 when a required column is absent)."""
+        present = set(columns)
+        if self.missing_columns(present):
+            return 0
+        named = {c for r in self.required for c in ((r,) if isinstance(r, str) else r)}
+        return 1 + len(named & present) + len(set(self.signature) & present)
+
+    def metadata_columns(self, columns: Sequence[str]) -> list[str]:
+        """The source columns kept in ``metadata`` (all that the format does not consume)."""
+        consumed = set(self.consumed)
+        for requirement in self.required:
+            consumed.update((requirement,) if isinstance(requirement, str) else requirement)
+        return [name for name in columns if name not in consumed]
+
+    def count_candidates(self, table: datasets.Dataset) -> int | None:
+        """How many records the input could give at most, when an option deliberately skips
+        some (OpenR1's unverified generations); ``None`` when every row gives one record."""
+        return None
+
+    def prepare(self, table: pa.Table) -> None:
+        """Optional per-batch hook (for example to check column types once per batch)."""
+
+    def convert(self, batch: Batch, out: Records) -> None:
+        """Turn every row of ``batch`` into records with ``out.add`` (or ``out.reject``)."""
+        raise NotImplementedError
+
+
+REGISTRY: dict[str, type[Format]] = {}
+
+
+def register_format(cls: type[Format]) -> type[Format]:
+    """Class decorator: make a :class:`Format` available by name (and by its Hub ids)."""
+    if not cls.name:
+        raise ValueError(f"{cls.__name__} has no name")
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+def get_format(name: str) -> type[Format]:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise FormatError(
+            f"unknown format {name!r}; known formats: {', '.join(sorted(REGISTRY))}, or 'auto'"
+        ) from None
+
+
+def hub_id_formats() -> dict[str, str]:
+    """Known Hub dataset ids (lower-cased) → format name."""
+    return {hub_id.lower(): cls.name for cls in REGISTRY.values() for hub_id in cls.hub_ids}
+
+
+class Converter:
+    """The picklable batched ``map`` function: source Arrow batch in, schema Arrow batch out."""
+
+    def __init__(
+        self,
+        fmt: Format,
+        columns: Sequence[str],
+        *,
+        source: str,
+        domain: str | None = None,
+        strict: bool = False,
+    ) -> None:
+        self.fmt = fmt
+        self.metadata_columns = fmt.metadata_columns(columns)
+        self.source = source
+        self.domain = domain
+        self.strict = strict
+
+    def __call__(self, table: pa.Table, indices: list[int]) -> pa.Table:
+        batch = Batch(table, indices)
+        out = Records(batch, self.source, self.domain, self.strict)
+        self.fmt.prepare(table)
+        self.fmt.convert(batch, out)
+        return out.to_table(json_members(batch, self.metadata_columns))
+
+
+def guess_domain(problem: str, answer: str, default: str = "general") -> str:
+    """A coarse domain for mixed sources (Bespoke, OpenThoughts, chat sets): boxed answers are
+    math, fenced code is code. Cheap substring checks only: this runs once per row."""
+    if "\\boxed" in answer or "\\boxed" in problem:
+        return "math"
+    if "```" in answer or "```" in problem:
+        return "code"
+    return default

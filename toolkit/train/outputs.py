@@ -1,0 +1,280 @@
+"""What a training run leaves behind, and ``training_summary.json`` (read by the model-card code).
+
+The output directory is a normal ``transformers`` model directory, loadable with
+``AutoModelForCausalLM.from_pretrained(output_dir)`` (for ``peft.merge: false`` it holds the
+adapter, which transformers loads on top of the base model when ``peft`` is installed):
+
+* model weights (merged LoRA, full fine-tune, or the adapter alone);
+* the tokenizer, with the chat template used for training and EOS = the end-of-turn token, so
+  ``generate`` stops where training taught it to;
+* ``generation_config.json`` with reasoning-friendly sampling defaults (temperature 0.6,
+  top_p 0.95, sampling on, a long ``max_new_tokens``) and every stop token;
+* ``recipe.yaml``: the resolved recipe (secrets redacted back to ``${HF_TOKEN}``);
+* ``training_summary.json`` (keys below); checkpoints live in ``checkpoint-<step>/`` next to them.
+
+``training_summary.json`` keys (all present; ``null`` when unknown):
+
+``schema_version``        "1"
+``task``                  "sft" or "distill"
+``strategy``              ``null`` for SFT, "logits" or "gkd" for distillation
+``base_model``            Hub id the base stands for (``_name_or_path`` of a local copy)
+``base_model_path``       what was loaded (local path or Hub id)
+``teacher_model``         teacher for distillation, else ``null``
+``dataset``               {``source``, ``version``, ``revision``, ``split``, ``rows_loaded``,
+                          ``rows_used``, ``rows_dropped``, ``drop_reasons``}
+``peft``                  {``method``, ``r``, ``alpha``, ``dropout``, ``target_modules``, ``merged``}
+``params``                {``learning_rate``, ``epochs``, ``max_steps``, ``batch_size``,
+                          ``gradient_accumulation``, ``effective_batch_size``, ``max_length``,
+                          ``packing``, ``packing_strategy``, ``padding_free``, ``seed``}
+``steps``                 optimizer steps done in total (continues across ``--resume``)
+``epochs_completed``      float
+``tokens_seen``           tokens processed by the forward passes (prompt + completion, no padding
+                          with padding-free batches), cumulative over the run
+``target_tokens``         tokens inside the loss (assistant tokens incl. EOS) in one epoch
+``loss_curve``            [{``step``, ``loss``, ``learning_rate``, ``epoch``}, …] as logged
+``final_loss``            last logged training loss
+``runtime_seconds``       wall-clock of ``trainer.train`` in this invocation
+``started_at``/``finished_at``  ISO-8601 UTC
+``resumed_from``          checkpoint directory the run resumed from, else ``null``
+``chat_template``         {``mode``, ``keeps_reasoning``, ``prefill``, ``end_of_turn``}
+``think_tokens_added``    tokens added to the vocabulary (``[]`` when none)
+``generation_config``     the sampling defaults written next to the model
+``hardware``              {``device``, ``num_devices``}
+``versions``              {``toolkit``, ``torch``, ``transformers``, ``trl``, ``peft``}
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from toolkit.train.data import DataInfo, TemplateInfo
+    from toolkit.train.recipe import Recipe
+
+log = logging.getLogger(__name__)
+
+SUMMARY_FILE = "training_summary.json"
+RECIPE_FILE = "recipe.yaml"
+
+
+def _callback_base() -> type:
+    from transformers import TrainerCallback
+
+    return TrainerCallback
+
+
+def make_summary_callback() -> Any:
+    """A ``TrainerCallback`` that records the loss curve and timing (created lazily: no torch)."""
+
+    class SummaryCallback(_callback_base()):
+        def __init__(self) -> None:
+            self.loss_curve: list[dict[str, float]] = []
+            self.started = time.perf_counter()
+            self.started_at = _now()
+            self.tokens_seen = 0
+
+        def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
+            logs = logs or {}
+            if "loss" in logs:
+                point = {"step": int(state.global_step), "loss": float(logs["loss"])}
+                if "learning_rate" in logs:
+                    point["learning_rate"] = float(logs["learning_rate"])
+                if "epoch" in logs:
+                    point["epoch"] = float(logs["epoch"])
+                for key in ("kl", "ce"):
+                    if key in logs:
+                        point[key] = float(logs[key])
+                self.loss_curve.append(point)
+            if "num_tokens" in logs:
+                self.tokens_seen = int(logs["num_tokens"])
+
+    return SummaryCallback()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def previous_loss_curve(output_dir: Path) -> list[dict[str, Any]]:
+    """The loss curve of an earlier (interrupted) invocation, so a resumed summary is complete."""
+    path = Path(output_dir) / SUMMARY_FILE
+    if path.is_file():
+        try:
+            return list(json.loads(path.read_text()).get("loss_curve") or [])
+        except (OSError, ValueError):
+            return []
+    return []
+
+
+def generation_defaults(recipe: Recipe, model: Any, tokenizer: Any, end_of_turn: str) -> Any:
+    """The ``GenerationConfig`` saved with the model: R1 sampling defaults and all stop tokens."""
+    from transformers import GenerationConfig
+
+    base = getattr(model, "generation_config", None)
+    config = GenerationConfig(**base.to_diff_dict()) if base is not None else GenerationConfig()
+    stop_ids: list[int] = []
+    for token in (end_of_turn, tokenizer.eos_token):
+        token_id = tokenizer.convert_tokens_to_ids(token) if token else None
+        if isinstance(token_id, int) and token_id >= 0 and token_id not in stop_ids:
+            stop_ids.append(token_id)
+    existing = config.eos_token_id
+    for token_id in [existing] if isinstance(existing, int) else list(existing or []):
+        if token_id not in stop_ids:
+            stop_ids.append(token_id)
+    config.eos_token_id = stop_ids[0] if len(stop_ids) == 1 else stop_ids
+    config.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_ids[0]
+    if tokenizer.bos_token_id is not None:
+        config.bos_token_id = tokenizer.bos_token_id
+    gen = recipe.generation
+    config.do_sample = gen.do_sample
+    config.temperature = gen.temperature
+    config.top_p = gen.top_p
+    config.max_new_tokens = gen.max_new_tokens
+    return config
+
+
+def save_model(trainer: Any, recipe: Recipe, output_dir: Path) -> tuple[Any, bool]:
+    """Save the weights; LoRA adapters are merged unless ``peft.merge`` is false.
+
+    QLoRA adapters cannot be merged into 4-bit weights in place: the base is reloaded in bf16 and
+    the adapter merged into it, which is what the merged model needs anyway.
+    """
+    model = trainer.model
+    unwrapped = trainer.accelerator.unwrap_model(model) if hasattr(trainer, "accelerator") else model
+    merged = False
+    if recipe.peft.method != "none" and hasattr(unwrapped, "merge_and_unload"):
+        if recipe.peft.merge:
+            if recipe.peft.method == "qlora":
+                unwrapped = _merge_qlora(unwrapped, output_dir)
+            else:
+                unwrapped = unwrapped.merge_and_unload()
+            merged = True
+    trainer.accelerator.wait_for_everyone()
+    if trainer.accelerator.is_main_process:
+        unwrapped.save_pretrained(output_dir, safe_serialization=True)
+    return unwrapped, merged
+
+
+def _merge_qlora(peft_model: Any, output_dir: Path) -> Any:
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    adapter_dir = output_dir / "adapter"
+    peft_model.save_pretrained(adapter_dir)
+    base_name = peft_model.peft_config["default"].base_model_name_or_path
+    base = AutoModelForCausalLM.from_pretrained(base_name, dtype=torch.bfloat16)
+    return PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()
+
+
+def write_outputs(
+    *,
+    trainer: Any,
+    recipe: Recipe,
+    tokenizer: Any,
+    data_info: DataInfo,
+    template: TemplateInfo,
+    callback: Any,
+    base_model_path: str,
+    base_model_label: str,
+    target_tokens: int,
+    think_tokens_added: list[str],
+    resumed_from: str | None,
+    runtime_seconds: float,
+    earlier_loss_curve: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Write model, tokenizer, generation config, recipe and summary; return the summary."""
+    import peft
+    import torch
+    import transformers
+    import trl
+
+    import toolkit
+    from toolkit.train.data import template_info_dict
+
+    output_dir = Path(recipe.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    model, merged = save_model(trainer, recipe, output_dir)
+    tokenizer.save_pretrained(output_dir)
+    generation = generation_defaults(recipe, model, tokenizer, template.end_of_turn)
+    generation.save_pretrained(output_dir)
+    (output_dir / RECIPE_FILE).write_text(recipe.to_yaml(), encoding="utf-8")
+
+    state = trainer.state
+    curve = list(earlier_loss_curve or [])
+    seen_steps = {point["step"] for point in callback.loss_curve}
+    curve = [p for p in curve if p["step"] not in seen_steps] + callback.loss_curve
+    curve.sort(key=lambda p: p["step"])
+    params = recipe.params
+    world = max(1, int(getattr(trainer.args, "world_size", 1)))
+    device = "cpu"
+    if torch.cuda.is_available():
+        device = f"cuda:{torch.cuda.get_device_name(0)}"
+    summary = {
+        "schema_version": "1",
+        "task": recipe.task,
+        "strategy": recipe.distill.strategy if recipe.task == "distill" else None,
+        "base_model": base_model_label,
+        "base_model_path": base_model_path,
+        "teacher_model": recipe.distill.teacher if recipe.task == "distill" else None,
+        "dataset": asdict(data_info),
+        "peft": {
+            "method": recipe.peft.method,
+            "r": recipe.peft.r if recipe.peft.method != "none" else None,
+            "alpha": recipe.peft.alpha if recipe.peft.method != "none" else None,
+            "dropout": recipe.peft.dropout if recipe.peft.method != "none" else None,
+            "target_modules": recipe.peft.target_modules if recipe.peft.method != "none" else None,
+            "merged": merged,
+        },
+        "params": {
+            "learning_rate": params.lr,
+            "epochs": params.epochs,
+            "max_steps": params.max_steps,
+            "batch_size": params.batch_size,
+            "gradient_accumulation": params.gradient_accumulation,
+            "effective_batch_size": params.batch_size * params.gradient_accumulation * world,
+            "max_length": params.max_length,
+            "packing": params.packing,
+            "packing_strategy": params.packing_strategy if params.packing else None,
+            "padding_free": bool(getattr(trainer, "padding_free", False)),
+            "seed": params.seed,
+        },
+        "steps": int(state.global_step),
+        "epochs_completed": float(state.epoch or 0.0),
+        "tokens_seen": int(getattr(trainer, "_total_train_tokens", 0) or callback.tokens_seen),
+        "target_tokens": int(target_tokens),
+        "loss_curve": curve,
+        "final_loss": curve[-1]["loss"] if curve else None,
+        "runtime_seconds": round(runtime_seconds, 3),
+        "started_at": callback.started_at,
+        "finished_at": _now(),
+        "resumed_from": resumed_from,
+        "chat_template": template_info_dict(template),
+        "think_tokens_added": think_tokens_added,
+        "generation_config": {
+            "temperature": generation.temperature,
+            "top_p": generation.top_p,
+            "do_sample": generation.do_sample,
+            "max_new_tokens": generation.max_new_tokens,
+            "eos_token_id": generation.eos_token_id,
+        },
+        "hardware": {"device": device, "num_devices": world},
+        "versions": {
+            "toolkit": toolkit.__version__,
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "trl": trl.__version__,
+            "peft": peft.__version__,
+        },
+    }
+    if trainer.accelerator.is_main_process:
+        (output_dir / SUMMARY_FILE).write_text(
+            json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+    return summary
