@@ -30,19 +30,110 @@ import time
 import uuid
 from pathlib import Path
 
-WORDS = (
-    "let me think about this carefully first we need the value of x so the equation becomes "
-    "wait that is not right because the sum of the angles must equal one hundred eighty degrees "
-    "therefore substituting back gives us the same result again hmm maybe I should check the "
-    "boundary case where n equals zero alternatively we can factor the quadratic polynomial and "
-    "compute the discriminant which is positive so there are two real roots okay so the answer "
-    "should be consistent with the constraint given in the problem statement über naïve café"
-).split()
+WORDS = [
+    "let",
+    "me",
+    "think",
+    "about",
+    "this",
+    "carefully",
+    "first",
+    "we",
+    "need",
+    "the",
+    "value",
+    "of",
+    "x",
+    "so",
+    "the",
+    "equation",
+    "becomes",
+    "wait",
+    "that",
+    "is",
+    "not",
+    "right",
+    "because",
+    "the",
+    "sum",
+    "of",
+    "the",
+    "angles",
+    "must",
+    "equal",
+    "one",
+    "hundred",
+    "eighty",
+    "degrees",
+    "therefore",
+    "substituting",
+    "back",
+    "gives",
+    "us",
+    "the",
+    "same",
+    "result",
+    "again",
+    "hmm",
+    "maybe",
+    "I",
+    "should",
+    "check",
+    "the",
+    "boundary",
+    "case",
+    "where",
+    "n",
+    "equals",
+    "zero",
+    "alternatively",
+    "we",
+    "can",
+    "factor",
+    "the",
+    "quadratic",
+    "polynomial",
+    "and",
+    "compute",
+    "the",
+    "discriminant",
+    "which",
+    "is",
+    "positive",
+    "so",
+    "there",
+    "are",
+    "two",
+    "real",
+    "roots",
+    "okay",
+    "so",
+    "the",
+    "answer",
+    "should",
+    "be",
+    "consistent",
+    "with",
+    "the",
+    "constraint",
+    "given",
+    "in",
+    "the",
+    "problem",
+    "statement",
+]
+# R1 traces are mostly ASCII; about one in four uses a symbol such as these somewhere.
+NON_ASCII = ["≤", "√2", "π", "×", "→", "über", "≈"]
 CATEGORIES = ["Math", "Reasoning", "Coding & Debugging", "Information seeking", "Planning"]
 
 
 def _paragraphs(rng: random.Random, count: int) -> list[str]:
-    return [" ".join(rng.choice(WORDS) for _ in range(rng.randint(40, 90))) for _ in range(count)]
+    paragraphs = [
+        " ".join(rng.choice(WORDS) for _ in range(rng.randint(40, 90))) for _ in range(count)
+    ]
+    for k in range(0, count, 30):  # a few paragraphs carry a non-ASCII symbol
+        paragraphs[k] += f" so x {rng.choice(NON_ASCII)} y."
+    return paragraphs
 
 
 def build_rows(path: Path, rows: int, seed: int = 0) -> None:
@@ -148,16 +239,18 @@ def child(mode: str, data: Path, rows: int, num_proc: int) -> None:
     dataset = load_table(data).select(range(rows)).flatten_indices()  # memory-mapped Arrow
     start = time.perf_counter()
     if mode == "normalize":
-        result = normalize(
-            "magpie", dataset, num_proc=num_proc, source="bench", progress=False
-        )
+        result = normalize("magpie", dataset, num_proc=num_proc, source="bench", progress=False)
     else:
         result = naive_normalize(dataset)
     seconds = time.perf_counter() - start
     assert len(result) == rows, (len(result), rows)
     self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    print(json.dumps({"seconds": seconds, "rss_mb": self_kb / 1024, "worker_rss_mb": children_kb / 1024}))
+    print(
+        json.dumps(
+            {"seconds": seconds, "rss_mb": self_kb / 1024, "worker_rss_mb": children_kb / 1024}
+        )
+    )
 
 
 def run_child(mode: str, data: Path, rows: int, num_proc: int, cache: Path) -> dict[str, float]:
@@ -189,8 +282,10 @@ def main() -> None:
         started = time.perf_counter()
         build_rows(data, total)
         size_mb = data.stat().st_size / 1e6
-        print(f"built {total:,} synthetic Magpie rows ({size_mb:.0f} MB parquet) "
-              f"in {time.perf_counter() - started:.0f}s; {os.cpu_count()} CPUs")
+        print(
+            f"built {total:,} synthetic Magpie rows ({size_mb:.0f} MB parquet) "
+            f"in {time.perf_counter() - started:.0f}s; {os.cpu_count()} CPUs"
+        )
         cache = Path(tmp) / "hf-cache"
         # Convert the Parquet file to the Arrow cache once, outside every timed region.
         run_child("normalize", data, min(total, 1000), 1, cache)
@@ -200,17 +295,25 @@ def main() -> None:
         naive = run_child("naive", data, naive_rows, 1, cache)
         fast_rate = args.rows / fast["seconds"]
         naive_rate = naive_rows / naive["seconds"]
-        print(f"toolkit.normalize('magpie', num_proc={args.num_proc}): {args.rows:,} rows in "
-              f"{fast['seconds']:.1f}s = {fast_rate:,.0f} rows/s")
-        print(f"naive per-row loop (1 process):        {naive_rows:,} rows in "
-              f"{naive['seconds']:.1f}s = {naive_rate:,.0f} rows/s")
+        print(
+            f"toolkit.normalize('magpie', num_proc={args.num_proc}): {args.rows:,} rows in "
+            f"{fast['seconds']:.1f}s = {fast_rate:,.0f} rows/s"
+        )
+        print(
+            f"naive per-row loop (1 process):        {naive_rows:,} rows in "
+            f"{naive['seconds']:.1f}s = {naive_rate:,.0f} rows/s"
+        )
         print(f"ratio: {fast_rate / naive_rate:.1f}x")
         for rows in args.rss_rows:
-            measured = fast if rows == args.rows else run_child(
-                "normalize", data, rows, args.num_proc, cache
+            measured = (
+                fast
+                if rows == args.rows
+                else run_child("normalize", data, rows, args.num_proc, cache)
             )
-            print(f"peak RSS at {rows:,} rows: main process {measured['rss_mb']:,.0f} MB, "
-                  f"largest worker {measured['worker_rss_mb']:,.0f} MB")
+            print(
+                f"peak RSS at {rows:,} rows: main process {measured['rss_mb']:,.0f} MB, "
+                f"largest worker {measured['worker_rss_mb']:,.0f} MB"
+            )
 
 
 if __name__ == "__main__":

@@ -39,12 +39,27 @@ def test_every_recorded_completion_scores_exactly(fixtures_dir):
     cases = _cases(fixtures_dir)
     assert {c["task"] for c in cases} == {"gsm8k", "math500", "aime24", "gpqa_diamond"}
     mismatches = []
-    for case in cases:
-        sample = _score(case)
-        got = (sample.extracted, sample.correct, sample.unclosed, sample.no_answer)
-        want = (case["extracted"], case["correct"], case["unclosed"], case["extracted"] is None)
-        if got != want:
-            mismatches.append(f"{case['id']}: got {got}, want {want}")
+    for task_name in sorted({c["task"] for c in cases}):
+        task_cases = [c for c in cases if c["task"] == task_name]
+        rows = [
+            {"index": i, "problem": "p", "gold_answer": c["gold"]} for i, c in enumerate(task_cases)
+        ]
+        completions = [
+            [Completion(c["completion"], c["finish_reason"], reasoning=c.get("reasoning"))]
+            for c in task_cases
+        ]
+        samples = score_completions(
+            get_benchmark(task_name),
+            rows,
+            ["prompt"] * len(rows),
+            completions,
+            prefilled=[c["prefilled"] for c in task_cases],
+        )
+        for case, sample in zip(task_cases, samples, strict=True):
+            got = (sample.extracted, sample.correct, sample.unclosed, sample.no_answer)
+            want = (case["extracted"], case["correct"], case["unclosed"], case["extracted"] is None)
+            if got != want:
+                mismatches.append(f"{case['id']}: got {got}, want {want}")
     assert not mismatches, "\n".join(mismatches)
 
 

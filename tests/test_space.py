@@ -157,7 +157,11 @@ def test_messages_show_pending_then_done_with_duration():
     parser = ThinkingStreamParser(prefilled=True, clock=clock)
     pending = state_to_messages(parser.feed(""))
     assert pending == [
-        {"role": "assistant", "content": "…", "metadata": {"title": THINKING_TITLE, "status": "pending"}}
+        {
+            "role": "assistant",
+            "content": "…",
+            "metadata": {"title": THINKING_TITLE, "status": "pending"},
+        }
     ]
     clock.now += 2.25
     done = state_to_messages(parser.feed("ok</think>Yes."))
@@ -205,7 +209,12 @@ def test_clean_history_keeps_the_most_recent_messages_from_a_user_turn():
         history += [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]
     cleaned = clean_history(history, max_messages=3)
     assert [m["content"] for m in cleaned] == ["q4", "a4"]
-    assert [m["content"] for m in clean_history(history, max_messages=4)] == ["q3", "a3", "q4", "a4"]
+    assert [m["content"] for m in clean_history(history, max_messages=4)] == [
+        "q3",
+        "a3",
+        "q4",
+        "a4",
+    ]
 
 
 def test_clean_history_skips_files_and_unknown_roles():
@@ -271,7 +280,9 @@ def test_bad_settings_are_clear_errors(monkeypatch, env, message):
 class RecordingBackend:
     """Streams a fixed script and records what it was sent."""
 
-    def __init__(self, deltas: list[Delta], *, prefilled: bool = False, fail: Exception | None = None):
+    def __init__(
+        self, deltas: list[Delta], *, prefilled: bool = False, fail: Exception | None = None
+    ):
         self.deltas = deltas
         self.prefilled = prefilled
         self.fail = fail
@@ -330,7 +341,9 @@ def test_respond_rejects_empty_and_too_long_input_without_calling_the_backend():
 
 
 def test_respond_turns_unexpected_errors_into_a_one_line_notice():
-    backend = RecordingBackend([Delta(content="Partial ")], fail=RuntimeError("CUDA exploded\nTraceback"))
+    backend = RecordingBackend(
+        [Delta(content="Partial ")], fail=RuntimeError("CUDA exploded\nTraceback")
+    )
     outputs = list(ChatSession(SpaceSettings(), backend).respond("q", []))
     last = outputs[-1]
     assert last[0] == {"role": "assistant", "content": "Partial"}

@@ -87,7 +87,10 @@ def test_streamed_reasoning_shows_in_a_thinking_panel_then_the_answer(page, tmp_
             )
             second = server.requests[1]["messages"]
     assert "Half of 48" not in str(second)
-    assert second[-2] == {"role": "assistant", "content": "Natalia sold $48 + 24 = \\boxed{72}$ clips."}
+    assert second[-2] == {
+        "role": "assistant",
+        "content": "Natalia sold $48 + 24 = \\boxed{72}$ clips.",
+    }
     print(f"screenshots: {pending_shot} {done_shot}")
 
 

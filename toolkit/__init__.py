@@ -17,10 +17,12 @@ module's other names with ``from toolkit.<module> import <name>``.
 from toolkit.evaluate import evaluate
 from toolkit.formats import normalize
 from toolkit.generate import generate
+from toolkit.hub import load, push
 from toolkit.publish import publish
 from toolkit.schema import FEATURES, TraceRecord
 from toolkit.thinking import render_thinking, split_thinking
 from toolkit.train import train
+from toolkit.verify import verify
 
 __version__ = "0.1.0"
 
@@ -29,9 +31,12 @@ __all__ = [
     "TraceRecord",
     "evaluate",
     "generate",
+    "load",
     "normalize",
     "publish",
+    "push",
     "render_thinking",
     "split_thinking",
     "train",
+    "verify",
 ]

@@ -174,14 +174,22 @@ class Problem:
     key: str  # stable problem key: the id column, else a hash of the text (+ #k for duplicates)
     text: str
     row: dict[str, Any]
+    problem_id: str = ""  # the schema's problem_id: hash of the text
 
 
 def request_key(
-    problem_key: str, sample: int, model: str, template_id: str, params: SamplingParams
+    problem_key: str, sample: int, model: str, template_id: str, params: SamplingParams | str
 ) -> str:
-    """The deterministic identity of one sample: what "already done" means on resume."""
-    params_json = json.dumps(params.as_dict(), sort_keys=True)
+    """The deterministic identity of one sample: what "already done" means on resume.
+
+    ``params`` may be given pre-serialized (:func:`params_json`) in hot loops.
+    """
+    params_json = params if isinstance(params, str) else params_json_of(params)
     return content_hash(KEY_VERSION, problem_key, str(sample), model, template_id, params_json)
+
+
+def params_json_of(params: SamplingParams) -> str:
+    return json.dumps(params.as_dict(), sort_keys=True)
 
 
 def shard_range(count: int, shard: tuple[int, int] | None) -> range:
@@ -245,15 +253,18 @@ def load_problems(
                 )
                 bad.append({"row": index, "field": problem_field, "reason": reason})
             continue
-        base = str(ids[index]) if ids is not None and ids[index] is not None else content_hash(text)
+        text_hash = content_hash(text)
+        base = str(ids[index]) if ids is not None and ids[index] is not None else text_hash
         seen[base] += 1
         key = base if seen[base] == 1 else f"{base}#{seen[base] - 1}"
         if index in selected:
-            problems.append(Problem(index, key, text, {}))
+            problems.append(Problem(index, key, text, {}, text_hash))
     if problems:
-        rows = table.select([p.index for p in problems])
-        for problem, row in zip(problems, rows, strict=True):
-            problem.row = row
+        # Column-wise conversion is much faster than iterating Dataset rows one by one.
+        columns = table.select([p.index for p in problems]).to_dict()
+        names = list(columns)
+        for problem, values in zip(problems, zip(*columns.values(), strict=True), strict=True):
+            problem.row = dict(zip(names, values, strict=True))
     return problems, bad, problem_field, gold_field
 
 
@@ -473,6 +484,8 @@ class _Engine:
         self.template = template
         self.config = config
         self.params = config.params
+        self.params_json = params_json_of(self.params)
+        self.params_dict = self.params.as_dict()
         self.writer = writer
         self.summary = summary
         self.gold_field = gold_field
@@ -627,7 +640,7 @@ class _Engine:
         metadata = {
             "teacher": self.teacher_info,
             "model": self.teacher.model,
-            "params": self.config.params.as_dict(),
+            "params": self.params_dict,
             "template": self.template.id,
             "sample_index": sample,
             "problem_index": problem.index,
@@ -653,6 +666,7 @@ class _Engine:
             domain=domain if isinstance(domain, str) and domain else "math",
             metadata=metadata,
             system=system,
+            problem_id=problem.problem_id,
         )
         line = {
             "key": key,
@@ -672,7 +686,7 @@ class _Engine:
     def _record_errors(self, job: _Job, error: TeacherError) -> None:
         for sample in job.samples:
             key = request_key(
-                job.problem.key, sample, self.teacher.model, self.template.id, self.config.params
+                job.problem.key, sample, self.teacher.model, self.template.id, self.params_json
             )
             entry = {
                 "key": key,
@@ -803,7 +817,7 @@ async def agenerate(
                 with open(directory / ERRORS_FILE, "ab") as handle:
                     handle.write(_jsonl({"quarantined": True, **bad}))
 
-        model, template_id, params = teacher.model, template.id, config.params
+        model, template_id, params = teacher.model, template.id, params_json_of(config.params)
         pending: list[tuple[Problem, list[int]]] = []
         wanted: dict[str, tuple[int, int]] = {}
         for problem in problems:
@@ -880,7 +894,10 @@ def _rows_to_dataset(
             unique[key] = row
     ordered = sorted(unique.values(), key=lambda r: (r["problem_index"], r["sample"], r["key"]))
     columns: dict[str, list[Any]] = {name: [r["row"][name] for r in ordered] for name in COLUMNS}
-    return datasets.Dataset.from_dict(columns, features=FEATURES)
+    import pyarrow as pa
+
+    # Straight to Arrow with the schema's types (Dataset.from_dict encodes row by row).
+    return datasets.Dataset(pa.Table.from_pydict(columns, schema=FEATURES.arrow_schema))
 
 
 def generate(

@@ -161,5 +161,5 @@ def publish(
         " as a pull request" if create_pr else "",
     )
     return PublishResult(
-        repo_id=repo_id, version=version, push=pushed, readme=readme, plot=plot, files=names
+        repo_id=repo_id, version=pushed.version, push=pushed, readme=readme, plot=plot, files=names
     )

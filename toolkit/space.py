@@ -573,7 +573,9 @@ def _load_transformers_model(model_id: str) -> tuple[Any, Any]:
         try:
             tokenizer = AutoTokenizer.from_pretrained(local)
         except (OSError, ValueError):
-            tokenizer = AutoTokenizer.from_pretrained(model.peft_config["default"].base_model_name_or_path)
+            tokenizer = AutoTokenizer.from_pretrained(
+                model.peft_config["default"].base_model_name_or_path
+            )
     else:
         tokenizer = AutoTokenizer.from_pretrained(model_id)
         model = AutoModelForCausalLM.from_pretrained(model_id, dtype=dtype)

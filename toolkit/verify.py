@@ -349,6 +349,7 @@ def grade(
     loops, but not a computation stuck inside C. Use :func:`verify_many` (worker processes, killed
     on overrun) for untrusted batches.
     """
+    _math_verify()  # the one-off import (~1 s, more on a busy machine) is not the item's time
     try:
         with _soft_deadline(timeout_s):
             return _grade_unbounded(prediction, gold, answer_type)
@@ -370,6 +371,7 @@ def _worker_main(conn: multiprocessing.connection.Connection, timeout_s: float) 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and kills us
     logging.getLogger("math_verify").setLevel(logging.ERROR)
     _math_verify()
+    _enlarge_parse_caches()
     while True:
         try:
             chunk = conn.recv()
@@ -383,6 +385,21 @@ def _worker_main(conn: multiprocessing.connection.Connection, timeout_s: float) 
             except Exception as exc:  # a grader bug must not take the batch down
                 verdict = Verdict(None, f"{GRADER_ERROR}: {type(exc).__name__}", None)
             conn.send((index, verdict.correct, verdict.error, verdict.extracted))
+
+
+def _enlarge_parse_caches(maxsize: int = 8192) -> None:
+    """math-verify memoises LaTeX/expression parsing in ``lru_cache(maxsize=20)``: far too small
+    for a dataset whose N samples per problem extract the same few answers. Both functions are
+    pure functions of the answer string, so a larger cache changes no verdict. Done in our
+    worker processes only, leaving math-verify's behaviour in the caller's process untouched."""
+    import importlib
+
+    parser = importlib.import_module("math_verify.parser")
+    for name in ("parse_latex_cached", "parse_expr_cached"):
+        cached = getattr(parser, name, None)
+        wrapped = getattr(cached, "__wrapped__", None)
+        if wrapped is not None and cached.cache_info().maxsize < maxsize:
+            setattr(parser, name, lru_cache(maxsize=maxsize)(wrapped))
 
 
 def _context() -> multiprocessing.context.BaseContext:

@@ -114,7 +114,9 @@ def _make_handler(script: LoopbackChatServer) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             if self.path.rstrip("/") == "/v1/models":
-                self._json(200, {"object": "list", "data": [{"id": script.model, "object": "model"}]})
+                self._json(
+                    200, {"object": "list", "data": [{"id": script.model, "object": "model"}]}
+                )
             elif self.path.rstrip("/") == "/api/tags":
                 self._json(200, {"models": [{"name": script.model, "model": script.model}]})
             else:

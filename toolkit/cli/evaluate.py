@@ -164,7 +164,9 @@ def publish_command(
     version: str | None = typer.Option(None, "--version", help="Version tag, e.g. 1.0.0."),
     create_pr: bool = typer.Option(False, "--create-pr", help="Open a PR instead of pushing."),
     private: bool = typer.Option(False, "--private", help="Create the repository private."),
-    store: Path | None = typer.Option(None, "--store", help="Local store directory."),
+    store: str | None = typer.Option(
+        None, "--store", help="Local store directory, or 'hub' (default: $TOOLKIT_TARGET / store)."
+    ),
     license_id: str = typer.Option("apache-2.0", "--license", help="License id for the card."),
     message: str | None = typer.Option(None, "--message", "-m", help="Commit message."),
 ) -> None:
@@ -186,10 +188,12 @@ def publish_command(
         )
     except (ValueError, FileNotFoundError, RuntimeError, OSError) as error:
         fail(str(error))
+    push = published.push
+    where = push.pr_url or push.url_or_path
+    state = "published" if push.created else "unchanged (identical to)"
     console.print(
-        f"[green]published[/] {published.repo_id}"
-        + (f" v{published.version}" if published.version else "")
-        + f" ({len(published.files)} files): {published.push}"
+        f"[green]{state}[/] {published.repo_id} v{push.version} at {where} "
+        f"(commit {push.revision[:12]}, {len(published.files)} files)"
     )
 
 

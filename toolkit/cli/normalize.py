@@ -37,15 +37,20 @@ def normalize_command(
     generations: str | None = typer.Option(
         None, "--generations", help="openr1 only: 'all' generations or only 'verified' ones."
     ),
+    teacher: str | None = typer.Option(
+        None, "--teacher", help="s1k only: auto, deepseek, gemini or original trajectories."
+    ),
 ) -> None:
     """Normalize a reasoning dataset into the toolkit trace schema, with a quarantine summary."""
-    from toolkit.formats import FormatError, normalize
+    from toolkit.formats import normalize
     from toolkit.io import write_table
 
     options = {} if generations is None else {"generations": generations}
+    if teacher is not None:
+        options["teacher"] = teacher
     data = None if input_source == "-" else input_source
     try:
-        dataset, quarantined = normalize(
+        result = normalize(
             format_name,
             data,
             split=split,
@@ -54,18 +59,17 @@ def normalize_command(
             strict=strict,
             num_proc=num_proc,
             return_quarantine=True,
-            progress=True,
             **options,
         )
-    except (FormatError, ValueError, FileNotFoundError) as error:
-        fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
+    except (ValueError, FileNotFoundError) as error:  # FormatError is a ValueError
+        fail(" ".join(str(error).split()) or type(error).__name__)
         return
+    dataset, quarantined = result
     written = write_table(dataset, output)
+    console.print(f"wrote {len(dataset)} records to {written}")
     if quarantine is not None:
         write_table(quarantined, quarantine)
-    summary = dataset.info.description or ""
-    console.print(f"wrote {len(dataset)} rows to {written}")
-    if quarantine is not None:
         console.print(f"wrote {len(quarantined)} quarantined rows to {quarantine}")
-    if summary:
-        console.print(summary)
+    elif len(quarantined):
+        console.print("(use --quarantine PATH to keep the quarantined rows and their reasons)")
+    console.print(f"[bold]{result.summary.line()}[/]")

@@ -52,7 +52,9 @@ def space(
     base_url: str | None = typer.Option(
         None, "--base-url", help="Server URL for ollama/openai. Default: $TOOLKIT_SPACE_BASE_URL."
     ),
-    system_prompt: str | None = typer.Option(None, "--system-prompt", help="Default system prompt."),
+    system_prompt: str | None = typer.Option(
+        None, "--system-prompt", help="Default system prompt."
+    ),
     max_new_tokens: int | None = typer.Option(
         None, "--max-new-tokens", min=1, help="Default token limit per answer."
     ),
@@ -60,7 +62,9 @@ def space(
         None, "--temperature", min=0.0, max=2.0, help="Default sampling temperature."
     ),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
-    port: int = typer.Option(7860, "--port", "-p", min=0, max=65535, help="Port (0: any free one)."),
+    port: int = typer.Option(
+        7860, "--port", "-p", min=0, max=65535, help="Port (0: any free one)."
+    ),
     share: bool = typer.Option(
         False, "--share/--no-share", help="Also open a public gradio.live link (off by default)."
     ),

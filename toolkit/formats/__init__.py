@@ -23,8 +23,8 @@ How to add a format
 1. Create ``toolkit/formats/<name>.py`` with a :class:`Format` subclass decorated with
    :func:`register_format`. Set ``name``, ``description``, ``required`` (columns that must exist;
    a tuple inside means "any one of these spellings"), optionally ``signature`` (columns that make
-   auto-detection prefer this format), ``consumed`` (columns turned into schema fields and hence not
-   copied into ``metadata``), ``hub_ids`` (Hub ids that ``normalize(hub_id)`` maps to it), the
+   auto-detection prefer this format), ``consumed`` (columns turned into schema fields, or merely
+   repeating them, and hence not copied into ``metadata``; every other column is kept there), ``hub_ids`` (Hub ids that ``normalize(hub_id)`` maps to it), the
    default ``domain`` and ``options`` (keyword options with defaults).
 2. Implement ``convert(self, batch, out)``: read columns with ``batch.column(name)`` (a Python
    list per Arrow batch) and call ``out.add(i, problem, answer, reasoning, reasoning_complete,
@@ -43,7 +43,7 @@ Example::
         name = "qa"
         description = "question + reasoning + answer columns"
         required = ("question", "answer")
-        consumed = ("reasoning",)
+        consumed = ("question", "reasoning", "answer")
 
         def convert(self, batch, out):
             for i, (question, reasoning, answer) in enumerate(zip(
@@ -61,22 +61,26 @@ Example::
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
 import os
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import datasets
 
+from toolkit.formats.arrow_json import JSON_ENCODER
 from toolkit.formats.base import (
     MAP_FEATURES,
     QUARANTINE_COLUMNS,
     QUARANTINE_FEATURES,
     REGISTRY,
-    Batch,
     BadRow,
+    Batch,
     Converter,
     Format,
     FormatError,
@@ -101,8 +105,7 @@ class NormalizeSummary:
     kept: int
     quarantined: int
     reasons: dict[str, int] = field(default_factory=dict)
-    skipped: int = 0
-    skipped_reason: str = ""
+    skipped: dict[str, int] = field(default_factory=dict)
 
     def line(self) -> str:
         """``kept N, quarantined M: field: reason (count), …`` (the run's last log line)."""
@@ -112,7 +115,9 @@ class NormalizeSummary:
                 f"{reason} ({count})" for reason, count in Counter(self.reasons).most_common()
             )
         if self.skipped:
-            text += f"; skipped {self.skipped} {self.skipped_reason}".rstrip()
+            text += "; skipped " + ", ".join(
+                f"{count} {reason}" for reason, count in Counter(self.skipped).most_common()
+            )
         return text
 
     def __str__(self) -> str:
@@ -265,7 +270,9 @@ def normalize(
             f"{', '.join(fits) or 'none'}"
         )
     source_name = source or _source_name(data, revision)
-    converter = Converter(fmt, columns, source=source_name, domain=domain, strict=strict)
+    converter = Converter(
+        fmt, columns, source=source_name, domain=domain, strict=strict, features=table.features
+    )
 
     if len(table) == 0:
         mapped = datasets.Dataset.from_dict(
@@ -278,6 +285,7 @@ def normalize(
         try:
             mapped = table.with_format("arrow").map(
                 converter,
+                new_fingerprint=_map_fingerprint(table, fmt, converter, batch_size),
                 batched=True,
                 batch_size=batch_size,
                 with_indices=True,
@@ -291,21 +299,18 @@ def normalize(
                 datasets.enable_progress_bars()
         mapped = mapped.with_format(None)
 
-    dataset, quarantine = _split_quarantine(mapped, source_name)
+    dataset, quarantine, skipped = _split_quarantine(mapped, source_name)
     reasons = Counter(
         f"{field_name}: {reason}"
         for field_name, reason in zip(quarantine["field"], quarantine["reason"], strict=True)
     )
-    candidates = fmt.count_candidates(table)
-    skipped = 0 if candidates is None else candidates - len(dataset) - len(quarantine)
     summary = NormalizeSummary(
         format=fmt.name,
         source=source_name,
         kept=len(dataset),
         quarantined=len(quarantine),
         reasons=dict(reasons),
-        skipped=max(skipped, 0),
-        skipped_reason=fmt.skipped_reason,
+        skipped=dict(skipped),
     )
     (logger.warning if summary.quarantined else logger.info)(
         "%s (%s, format %s)", summary.line(), source_name, fmt.name
@@ -315,11 +320,47 @@ def normalize(
     return dataset
 
 
+@functools.cache
+def _code_digest() -> str:
+    """A digest of the code that shapes the output (formats, thinking, schema).
+
+    ``datasets`` fingerprints a ``map`` function by pickling it, which records classes by name,
+    not by code: after an upgrade of the toolkit a cached result of the old code would be
+    reused. Mixing this digest into the fingerprint makes any code change a cache miss.
+    """
+    root = Path(__file__).resolve().parent
+    digest = hashlib.blake2b(digest_size=16)
+    for path in sorted(
+        [*root.glob("*.py"), root.parent / "thinking.py", root.parent / "schema.py"]
+    ):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _map_fingerprint(
+    table: datasets.Dataset, fmt: Format, converter: Converter, batch_size: int
+) -> str:
+    parts = [
+        table._fingerprint,
+        _code_digest(),
+        type(fmt).__module__,
+        type(fmt).__qualname__,
+        JSON_ENCODER.encode(fmt.settings),
+        converter.source,
+        str(converter.domain),
+        str(converter.strict),
+        str(batch_size),
+    ]
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
+
+
 def _split_quarantine(
     mapped: datasets.Dataset, source: str
-) -> tuple[datasets.Dataset, datasets.Dataset]:
+) -> tuple[datasets.Dataset, datasets.Dataset, Counter[str]]:
     """Split the map output on ``_q_reason``: cheap column drops when nothing was quarantined,
-    a batched Arrow filter otherwise."""
+    a batched Arrow filter otherwise. Rows with a reason but no field are skip markers
+    (:meth:`Records.skip`): counted, not quarantined."""
+    skipped: Counter[str] = Counter()
     bad = len(mapped) - mapped.data.column("_q_reason").null_count
     if bad == 0:
         dataset = mapped.remove_columns(list(QUARANTINE_COLUMNS))
@@ -334,22 +375,27 @@ def _split_quarantine(
             .remove_columns(list(QUARANTINE_COLUMNS))
             .flatten_indices()
         )
-        bad_rows = mapped.filter(
+        flagged = mapped.filter(
             _reason_is_set, batched=True, input_columns=["_q_reason"], batch_size=10_000
         ).select_columns(list(QUARANTINE_COLUMNS))
+        columns = {name: flagged[name] for name in QUARANTINE_COLUMNS}
+        keep = [field_name is not None for field_name in columns["_q_field"]]
+        skipped.update(r for r, k in zip(columns["_q_reason"], keep, strict=True) if not k)
         quarantine = datasets.Dataset.from_dict(
             {
-                "row": bad_rows["_q_row"],
-                "source": [source] * len(bad_rows),
-                "field": bad_rows["_q_field"],
-                "reason": bad_rows["_q_reason"],
-                "raw": bad_rows["_q_raw"],
+                "row": [v for v, k in zip(columns["_q_row"], keep, strict=True) if k],
+                "source": [source] * sum(keep),
+                "field": [v for v, k in zip(columns["_q_field"], keep, strict=True) if k],
+                "reason": [v for v, k in zip(columns["_q_reason"], keep, strict=True) if k],
+                "raw": [v for v, k in zip(columns["_q_raw"], keep, strict=True) if k],
             },
             features=QUARANTINE_FEATURES,
         )
     if tuple(dataset.column_names) != COLUMNS:
         dataset = dataset.select_columns(list(COLUMNS))
-    return dataset.cast(FEATURES) if dataset.features != FEATURES else dataset, quarantine
+    if dataset.features != FEATURES:
+        dataset = dataset.cast(FEATURES)
+    return dataset, quarantine, skipped
 
 
 def _reason_is_null(reasons: list[str | None]) -> list[bool]:
@@ -362,14 +408,14 @@ def _reason_is_set(reasons: list[str | None]) -> list[bool]:
 
 # The built-in formats register themselves on import.
 from toolkit.formats import (  # noqa: E402
-    openr1,
-    s1k,
     bespoke,
+    gsm8k,
     magpie,
     math500,
-    numina,
-    gsm8k,
     messages,
+    numina,
+    openr1,
+    s1k,
 )
 
 __all__ = [

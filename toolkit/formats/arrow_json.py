@@ -37,6 +37,7 @@ _ESCAPES = (
     ("\f", "\\f"),
 )
 _OTHER_CONTROL = r"[\x00-\x07\x0b\x0e-\x1f]"
+_NEEDS_ESCAPE = r'[\\"\x00-\x1f]'
 
 
 def _join(parts: Sequence[pa.Array | str]) -> pa.Array:
@@ -53,6 +54,8 @@ def _encode_strings(array: pa.Array) -> pa.Array:
             [JSON_ENCODER.encode(value) for value in encoded.dictionary.to_pylist()], pa.string()
         )
         return unique.take(encoded.indices)
+    if not pc.any(pc.match_substring_regex(array, _NEEDS_ESCAPE)).as_py():
+        return _join(['"', array, '"'])  # the common case: nothing to escape
     escaped = array
     for needle, replacement in _ESCAPES:
         escaped = pc.replace_substring(escaped, needle, replacement)
@@ -84,6 +87,11 @@ def json_array(array: pa.Array | pa.ChunkedArray) -> pa.Array:
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     kind = array.type
+    if isinstance(kind, pa.ExtensionType):
+        if kind.extension_name == "arrow.json":  # datasets' Json feature: already JSON text
+            return array.storage.cast(pa.string())
+        array = array.storage
+        kind = array.type
     if pa.types.is_dictionary(kind):
         array = array.cast(kind.value_type)
         kind = array.type
@@ -117,10 +125,8 @@ def _encode_struct(array: pa.StructArray) -> pa.Array:
         key = ("" if position == 0 else ", ") + JSON_ENCODER.encode(names[i]) + ": "
         parts.extend([key, value])
     parts.append("}")
-    if len(parts) == 2:
-        text = pa.array(["{}"] * len(array), pa.string())
-    else:
-        text = _join(parts)
+    # A struct without fields is an empty object on every row.
+    text = pa.array(["{}"] * len(array), pa.string()) if len(parts) == 2 else _join(parts)
     if array.null_count:
         text = pc.if_else(array.is_valid(), text, pa.scalar(None, pa.string()))
     return text

@@ -19,6 +19,7 @@ import datasets
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from datasets.features.features import decode_nested_example
 
 from toolkit.formats.arrow_json import JSON_ENCODER, json_array
 from toolkit.schema import FEATURES
@@ -49,12 +50,11 @@ _MESSAGES_TYPE = MAP_SCHEMA.field("messages").type
 _MESSAGE_STRUCT = _MESSAGES_TYPE.value_type
 
 
-
 class FormatError(ValueError):
     """The input as a whole does not fit (unknown format, missing columns, bad option)."""
 
 
-class BadRow(Exception):  # noqa: N818 - a signal caught per row, not an error surfaced to users
+class BadRow(Exception):
     """Raised inside :meth:`Format.convert` for one row; the row goes to the quarantine."""
 
     def __init__(self, field: str, reason: str) -> None:
@@ -88,12 +88,30 @@ def optional_text(value: Any, field: str) -> str | None:
 class Batch:
     """One Arrow batch of source rows, decoded to Python lazily and once per column."""
 
-    __slots__ = ("_decoded", "indices", "size", "table")
+    __slots__ = ("_decoded", "features", "indices", "size", "table")
 
-    def __init__(self, table: pa.Table, indices: Sequence[int]) -> None:
+    def __init__(
+        self,
+        table: pa.Table,
+        indices: Sequence[int],
+        features: datasets.Features | None = None,
+    ) -> None:
         self.table = table
         self.indices = indices
         self.size = table.num_rows
+        # Only the source features that need decoding (datasets' ``Json`` columns, which hold
+        # mixed-type JSON values as JSON text) are kept: everything else is plain Arrow.
+        self.features = (
+            datasets.Features(
+                {
+                    name: feature
+                    for name, feature in features.items()
+                    if features._column_requires_decoding.get(name)
+                }
+            )
+            if features
+            else None
+        )
         self._decoded: dict[str, list[Any]] = {}
 
     def has(self, name: str) -> bool:
@@ -103,15 +121,22 @@ class Batch:
         """The column as a Python list (all ``None`` when the column is absent)."""
         values = self._decoded.get(name)
         if values is None:
-            values = (
-                self.table.column(name).to_pylist() if self.has(name) else [None] * self.size
-            )
+            if not self.has(name):
+                values = [None] * self.size
+            else:
+                values = self.table.column(name).to_pylist()
+                if self.features and name in self.features:
+                    values = self.features.decode_column(values, name)
             self._decoded[name] = values
         return values
 
     def raw_row(self, position: int) -> str:
         """The full source row as JSON, for the quarantine (only ever called for bad rows)."""
         row = self.table.slice(position, 1).to_pylist()[0]
+        if self.features:
+            for name, feature in self.features.items():
+                if name in row:
+                    row[name] = decode_nested_example(feature, row[name])
         return json.dumps(row, ensure_ascii=False, default=str)
 
 
@@ -122,10 +147,18 @@ class Records:
     ``messages`` and the JSON metadata are computed afterwards in tight loops.
     """
 
-    def __init__(self, batch: Batch, source: str, domain: str | None, strict: bool) -> None:
+    def __init__(
+        self,
+        batch: Batch,
+        source: str,
+        domain: str | None,
+        strict: bool,
+        default_domain: str = "general",
+    ) -> None:
         self.batch = batch
         self.source = source
         self.domain_override = domain
+        self.default_domain = default_domain
         self.strict = strict
         self.problem: list[str | None] = []
         self.reasoning: list[str | None] = []
@@ -166,12 +199,34 @@ class Records:
         self.final.append(final_answer)
         self.gold.append(gold_answer)
         self.system.append(system)
-        self.domain.append(self.domain_override or domain)
+        self.domain.append(self.domain_override or domain or self.default_domain)
         self.position.append(position)
         self.extra.append(extra)
         self.q_row.append(None)
         self.q_field.append(None)
         self.q_reason.append(None)
+        self.q_raw.append(None)
+
+    def skip(self, position: int, reason: str) -> None:
+        """Count a candidate that an option deliberately leaves out (OpenR1's unverified
+        generations with ``generations="verified"``): not an error, but not silent either —
+        the summary reports it. Emitted as a marker row without ``_q_field``."""
+        for column in (
+            self.problem,
+            self.reasoning,
+            self.answer,
+            self.complete,
+            self.final,
+            self.gold,
+            self.system,
+            self.domain,
+            self.extra,
+        ):
+            column.append(None)
+        self.position.append(position)
+        self.q_row.append(self.batch.indices[position])
+        self.q_field.append(None)
+        self.q_reason.append(reason)
         self.q_raw.append(None)
 
     def reject(self, position: int, field: str, reason: str) -> None:
@@ -267,14 +322,15 @@ class Records:
 
         # render_thinking, vectorized: no reasoning → answer; unfinished → "<think>\n" + reasoning.
         complete = pa.array(self.complete, pa.bool_())
-        finished = _join(["<think>\n", reasonings, "\n</think>\n\n", answers])
-        unfinished = _join(["<think>\n", reasonings])
-        assistants = pc.if_else(
-            pc.is_null(reasonings), answers, pc.if_else(complete, finished, unfinished)
-        )
-        contents = pa.concat_arrays([problems, assistants, systems.cast(pa.string())]).take(
-            pa.array(take, pa.int64())
-        )
+        assistants = _join(["<think>\n", reasonings, "\n</think>\n\n", answers])
+        if reasonings.null_count > problems.null_count:  # some records without reasoning
+            assistants = pc.if_else(pc.is_null(reasonings), answers, assistants)
+        if not pc.all(complete).as_py():  # some unfinished reasoning: no closing tag, no answer
+            unfinished = _join(["<think>\n", reasonings])
+            assistants = pc.if_else(complete, assistants, unfinished)
+        pieces = [problems, assistants] + ([systems] if systems.null_count < size else [])
+        contents = pa.chunked_array(pieces, pa.string()).take(pa.array(take, pa.int64()))
+        contents = contents.combine_chunks()
         messages = pa.ListArray.from_arrays(
             pa.array(offsets, pa.int32()),
             pa.StructArray.from_arrays(
@@ -353,7 +409,8 @@ class Format:
     required: ClassVar[tuple[str | tuple[str, ...], ...]] = ()
     #: Columns that make this format a better fit in ``detect_format`` when present.
     signature: ClassVar[tuple[str, ...]] = ()
-    #: Columns the format turns into schema fields (everything else goes to ``metadata``).
+    #: Columns the format turns into schema fields or that only repeat them (everything else
+    #: goes to ``metadata``).
     consumed: ClassVar[tuple[str, ...]] = ()
     #: Hub dataset ids that are known to be in this format.
     hub_ids: ClassVar[tuple[str, ...]] = ()
@@ -363,8 +420,6 @@ class Format:
     options: ClassVar[dict[str, Any]] = {}
     #: Tie-break in ``detect_format`` when two formats fit equally well (higher wins).
     priority: ClassVar[int] = 0
-    #: What a deliberately skipped candidate is, for the summary (see :meth:`count_candidates`).
-    skipped_reason: ClassVar[str] = ""
 
     def __init__(self, **options: Any) -> None:
         unknown = sorted(set(options) - set(self.options))
@@ -395,16 +450,9 @@ class Format:
         return 1 + len(named & present) + len(set(self.signature) & present)
 
     def metadata_columns(self, columns: Sequence[str]) -> list[str]:
-        """The source columns kept in ``metadata`` (all that the format does not consume)."""
+        """The source columns kept in ``metadata``: all that the format does not consume."""
         consumed = set(self.consumed)
-        for requirement in self.required:
-            consumed.update((requirement,) if isinstance(requirement, str) else requirement)
         return [name for name in columns if name not in consumed]
-
-    def count_candidates(self, table: datasets.Dataset) -> int | None:
-        """How many records the input could give at most, when an option deliberately skips
-        some (OpenR1's unverified generations); ``None`` when every row gives one record."""
-        return None
 
     def prepare(self, table: pa.Table) -> None:
         """Optional per-batch hook (for example to check column types once per batch)."""
@@ -450,16 +498,18 @@ class Converter:
         source: str,
         domain: str | None = None,
         strict: bool = False,
+        features: datasets.Features | None = None,
     ) -> None:
         self.fmt = fmt
+        self.features = features
         self.metadata_columns = fmt.metadata_columns(columns)
         self.source = source
         self.domain = domain
         self.strict = strict
 
     def __call__(self, table: pa.Table, indices: list[int]) -> pa.Table:
-        batch = Batch(table, indices)
-        out = Records(batch, self.source, self.domain, self.strict)
+        batch = Batch(table, indices, self.features)
+        out = Records(batch, self.source, self.domain, self.strict, self.fmt.domain)
         self.fmt.prepare(table)
         self.fmt.convert(batch, out)
         return out.to_table(json_members(batch, self.metadata_columns))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from toolkit.formats.base import Batch, BadRow, Format, Records, register_format, require_text
+from toolkit.formats.base import BadRow, Batch, Format, Records, register_format, require_text
 
 _NUMBER_WITH_COMMAS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 
@@ -33,6 +33,7 @@ class Gsm8kFormat(Format):
     name = "gsm8k"
     description = "GSM8K (question, answer ending in '#### N')"
     required = ("question", "answer")
+    consumed = ("question", "answer")
     hub_ids = ("openai/gsm8k", "gsm8k")
 
     def convert(self, batch: Batch, out: Records) -> None:

@@ -9,7 +9,7 @@ Columns on the card: ``uuid``, ``instruction``, ``response``, ``gen_input_config
 
 from __future__ import annotations
 
-from toolkit.formats.base import Batch, BadRow, Format, Records, register_format, require_text
+from toolkit.formats.base import BadRow, Batch, Format, Records, register_format, require_text
 from toolkit.thinking import extract_boxed, split_thinking
 
 # Magpie's task categories → the schema's coarse domains.
@@ -27,7 +27,7 @@ class MagpieFormat(Format):
     description = "Magpie-Reasoning (instruction, response with <think>, metadata columns)"
     required = ("instruction", "response")
     signature = ("uuid", "task_category", "difficulty", "gen_input_configs", "intent")
-    consumed = ("conversations",)
+    consumed = ("instruction", "response", "conversations")
     hub_ids = (
         "Magpie-Align/Magpie-Reasoning-V2-250K-CoT-Deepseek-R1-Llama-70B",
         "Magpie-Align/Magpie-Reasoning-V1-150K-CoT-Deepseek-R1-Llama-70B",

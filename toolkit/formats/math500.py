@@ -9,8 +9,8 @@ reasoning), ``final_answer`` its last ``\\boxed{}``, ``gold_answer`` the ``answe
 from __future__ import annotations
 
 from toolkit.formats.base import (
-    Batch,
     BadRow,
+    Batch,
     Format,
     Records,
     optional_text,
@@ -26,6 +26,7 @@ class Math500Format(Format):
     description = "MATH-500 (problem, solution, answer, subject, level, unique_id)"
     required = ("problem", "solution", "answer", "subject", "level")
     signature = ("unique_id",)
+    consumed = ("problem", "solution", "answer")
     hub_ids = ("HuggingFaceH4/MATH-500",)
 
     def convert(self, batch: Batch, out: Records) -> None:

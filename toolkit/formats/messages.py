@@ -12,11 +12,11 @@ else ``conversations``).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 from toolkit.formats.base import (
-    Batch,
     BadRow,
+    Batch,
     Format,
     FormatError,
     Records,
@@ -84,7 +84,7 @@ class MessagesFormat(Format):
     description = "any chat dataset (messages/conversations: role/content or from/value)"
     required = (("messages", "conversations"),)
     consumed = ("system",)
-    options = {"column": None}
+    options: ClassVar[dict[str, Any]] = {"column": None}
     domain = "general"
     priority = -10
 
@@ -115,9 +115,7 @@ class MessagesFormat(Format):
         for i, turns in enumerate(batch.column(field)):
             try:
                 system = optional_text(systems[i], "system")
-                system, problem, text, reasoning, further = parse_conversation(
-                    turns, field, system
-                )
+                system, problem, text, reasoning, further = parse_conversation(turns, field, system)
             except BadRow as bad:
                 out.reject(i, bad.field, bad.reason)
                 continue

@@ -11,8 +11,8 @@ problem and solution and is not copied into ``metadata``; the sub-source (``sour
 from __future__ import annotations
 
 from toolkit.formats.base import (
-    Batch,
     BadRow,
+    Batch,
     Format,
     Records,
     optional_text,
@@ -31,7 +31,7 @@ class NuminaFormat(Format):
     description = "NuminaMath-CoT/-TIR/-1.5 (problem, solution, answer; no separate thinking)"
     required = ("problem", "solution")
     signature = ("source", "messages", "problem_type", "question_type")
-    consumed = ("messages", "answer")
+    consumed = ("problem", "solution", "messages", "answer")
     hub_ids = ("AI-MO/NuminaMath-CoT", "AI-MO/NuminaMath-1.5", "AI-MO/NuminaMath-TIR")
 
     def convert(self, batch: Batch, out: Records) -> None:

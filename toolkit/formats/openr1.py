@@ -14,15 +14,11 @@ verdicts (``generation_index``, ``correctness_math_verify``, ``correctness_llama
 
 from __future__ import annotations
 
-from typing import Any
-
-import datasets
-import pyarrow as pa
-import pyarrow.compute as pc
+from typing import Any, ClassVar
 
 from toolkit.formats.base import (
-    Batch,
     BadRow,
+    Batch,
     Format,
     FormatError,
     Records,
@@ -50,11 +46,10 @@ class OpenR1Format(Format):
     description = "OpenR1-Math-220k (problem, answer, generations[] with verdicts)"
     required = ("problem", "generations")
     signature = ("correctness_math_verify", "is_reasoning_complete", "finish_reasons", "answer")
-    consumed = ("answer", "messages", *PER_GENERATION)
+    consumed = ("problem", "generations", "answer", "messages", *PER_GENERATION)
     hub_ids = ("open-r1/OpenR1-Math-220k",)
-    options = {"generations": "all"}
+    options: ClassVar[dict[str, Any]] = {"generations": "all"}
     priority = 10
-    skipped_reason = "unverified generation(s) (generations='verified')"
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -64,17 +59,6 @@ class OpenR1Format(Format):
                 f"not {self.settings['generations']!r}"
             )
         self.verified_only = self.settings["generations"] == "verified"
-
-    def count_candidates(self, table: datasets.Dataset) -> int | None:
-        if not self.verified_only:
-            return None
-        total = 0
-        for chunk in table.with_format("arrow").iter(batch_size=10_000):
-            column = chunk.column("generations")
-            if not (pa.types.is_list(column.type) or pa.types.is_large_list(column.type)):
-                return None  # malformed input: the rows themselves get quarantined
-            total += pc.sum(pc.list_value_length(column)).as_py() or 0
-        return total
 
     def convert(self, batch: Batch, out: Records) -> None:
         answers = batch.column("answer")
@@ -88,7 +72,9 @@ class OpenR1Format(Format):
                 if generations is None:
                     raise BadRow("generations", "null")
                 if not isinstance(generations, list):
-                    raise BadRow("generations", f"expected a list, got {type(generations).__name__}")
+                    raise BadRow(
+                        "generations", f"expected a list, got {type(generations).__name__}"
+                    )
                 if not generations:
                     raise BadRow("generations", "empty list")
             except BadRow as bad:
@@ -98,11 +84,17 @@ class OpenR1Format(Format):
             llama = verdicts["correctness_llama"][i]
             for k, generation in enumerate(generations):
                 if self.verified_only and not (_at(math_verify, k) or _at(llama, k)):
+                    out.skip(i, "unverified generation (generations='verified')")
                     continue
                 if not isinstance(generation, str) or not generation.strip():
-                    reason = "empty" if isinstance(generation, str) else (
-                        "null" if generation is None else f"expected a string, got "
-                        f"{type(generation).__name__}"
+                    reason = (
+                        "empty"
+                        if isinstance(generation, str)
+                        else (
+                            "null"
+                            if generation is None
+                            else f"expected a string, got {type(generation).__name__}"
+                        )
                     )
                     out.reject(i, f"generations[{k}]", reason)
                     continue

@@ -14,11 +14,11 @@ domain; the other teacher's columns stay in ``metadata``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 from toolkit.formats.base import (
-    Batch,
     BadRow,
+    Batch,
     Format,
     FormatError,
     Records,
@@ -41,7 +41,9 @@ def trajectory_text(value: Any, field: str) -> str:
     if isinstance(value, list):
         if not value:
             raise BadRow(field, "empty list")
-        parts = [require_text(part, f"{field}[{k}]", allow_empty=True) for k, part in enumerate(value)]
+        parts = [
+            require_text(part, f"{field}[{k}]", allow_empty=True) for k, part in enumerate(value)
+        ]
         value = "\n\n".join(part.strip() for part in parts if part.strip())
     return require_text(value, field)
 
@@ -56,7 +58,7 @@ class S1kFormat(Format):
     )
     signature = ("cot_type", "source_type", "solution", "attempt", "deepseek_attempt")
     hub_ids = ("simplescaling/s1K", "simplescaling/s1K-1.1")
-    options = {"teacher": "auto"}
+    options: ClassVar[dict[str, Any]] = {"teacher": "auto"}
     priority = 5
 
     def __init__(self, **options: Any) -> None:
@@ -87,7 +89,9 @@ class S1kFormat(Format):
         return [name for name in columns if name not in consumed]
 
     def convert(self, batch: Batch, out: Records) -> None:
-        trajectory_column, attempt_column = TEACHER_COLUMNS[self.teacher_for(batch.table.column_names)]
+        trajectory_column, attempt_column = TEACHER_COLUMNS[
+            self.teacher_for(batch.table.column_names)
+        ]
         trajectories = batch.column(trajectory_column)
         attempts = batch.column(attempt_column)
         solutions = batch.column("solution")

@@ -6,13 +6,16 @@ field — ``reasoning_content`` (DeepSeek, vLLM's reasoning parser, ``transforme
 ``reasoning`` (newer vLLM, OpenRouter) — or inline between ``<think>`` tags; this backend reads the
 field when present and leaves tags to :func:`toolkit.thinking.split_thinking`.
 
-Two transports speak the same protocol:
+Three transports speak the same protocol:
 
-``transport="httpx"`` (default)
-    A lean path: one pooled ``httpx.AsyncClient`` and plain ``json`` parsing. The official client
-    validates every response into pydantic models and wraps each call in several layers; at
-    hundreds of requests per second that costs more client CPU than the request itself (see
-    ``benchmarks/generate.py``).
+``transport="http11"`` (default)
+    A lean path: :mod:`toolkit.teachers.http11`, a minimal pooled asyncio HTTP/1.1 client, and
+    plain ``json`` parsing. At hundreds of requests per second the client CPU per request decides
+    the throughput of a 2-core machine, and both httpx's pool and the official client's pydantic
+    layers cost several milliseconds per request there (``benchmarks/generate.py`` prints all
+    three side by side).
+``transport="httpx"``
+    One pooled ``httpx.AsyncClient`` (honours proxy environment variables).
 ``transport="openai"``
     The official ``openai.AsyncOpenAI`` client, for servers or proxies that need its extras.
 
@@ -22,6 +25,7 @@ and the API key comes from an environment variable and is never logged, stored o
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -31,6 +35,7 @@ from toolkit.teachers import SamplingParams, TeacherError, TeacherRequest, Teach
 from toolkit.teachers import parse_retry_after as _parse_retry_after
 
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
+TRANSPORTS = ("http11", "httpx", "openai")
 
 
 class OpenAICompatTeacher:
@@ -44,7 +49,7 @@ class OpenAICompatTeacher:
         base_url: str | None = None,
         *,
         api_key_env: str = DEFAULT_API_KEY_ENV,
-        transport: str = "httpx",
+        transport: str = "http11",
         native_n: bool = True,
         timeout: float = 600.0,
         max_connections: int = 1024,
@@ -52,8 +57,8 @@ class OpenAICompatTeacher:
     ) -> None:
         if not model:
             raise ValueError("the openai backend needs a model name (--model)")
-        if transport not in ("httpx", "openai"):
-            raise ValueError(f"transport must be 'httpx' or 'openai', got {transport!r}")
+        if transport not in TRANSPORTS:
+            raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}, got {transport!r}")
         self.model = model
         self.base_url = (
             base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
@@ -102,7 +107,9 @@ class OpenAICompatTeacher:
     async def complete(self, request: TeacherRequest) -> list[TeacherResponse]:
         if self.transport == "openai":
             return await self._complete_official(request)
-        return await self._complete_httpx(request)
+        if self.transport == "httpx":
+            return await self._complete_httpx(request)
+        return await self._complete_http11(request)
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -111,6 +118,48 @@ class OpenAICompatTeacher:
             self._client = None
 
     # -- lean transport ----------------------------------------------------------------------
+    def _pool(self) -> Any:
+        if self._client is None:
+            from toolkit.teachers.http11 import HTTP11Pool
+
+            self._client = HTTP11Pool(
+                self.base_url,
+                headers={"Authorization": f"Bearer {self._api_key()}"},
+                max_connections=self.max_connections,
+                connect_timeout=min(30.0, self.timeout),
+            )
+        return self._client
+
+    async def _complete_http11(self, request: TeacherRequest) -> list[TeacherResponse]:
+        from toolkit.teachers.http11 import HTTPConnectionError
+
+        pool = self._pool()
+        body = json.dumps(self._body(request), ensure_ascii=False).encode("utf-8")
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self.timeout):
+                if request.stream:
+                    status, headers, lines = await pool.stream_lines("POST", "/chat/completions", body)
+                    if status >= 400:
+                        text = "\n".join([line async for line in lines])
+                        raise _status_error(status, text, headers)
+                    chunks = [json.loads(data) async for data in _sse_data(lines)]
+                    async for _ in lines:  # drain to the end so the connection can be reused
+                        pass
+                    payload = _merge_stream_chunks(chunks)
+                else:
+                    response = await pool.request("POST", "/chat/completions", body)
+                    if response.status >= 400:
+                        raise _status_error(response.status, response.text, response.headers)
+                    payload = json.loads(response.body)
+        except TimeoutError as error:
+            raise TeacherError(f"timeout after {self.timeout:g}s", retryable=True) from error
+        except HTTPConnectionError as error:
+            raise TeacherError(f"connection error: {error}", retryable=True) from error
+        except json.JSONDecodeError as error:
+            raise TeacherError(f"malformed JSON from server: {error}", retryable=True) from error
+        return _responses_from_payload(payload, time.perf_counter() - started, self.base_url)
+
     def _httpx_client(self) -> Any:
         if self._client is None:
             import httpx

@@ -172,7 +172,9 @@ def sft_config(
         "weight_decay": params.weight_decay,
         "max_grad_norm": params.max_grad_norm,
         "optim": params.optim,
+        # transformers 5 renamed gradient_checkpointing; TRL still reads the old name (mirrored).
         "gradient_checkpointing": params.gradient_checkpointing,
+        "activation_checkpointing": params.gradient_checkpointing,
         "bf16": bf16,
         "fp16": False,
         "seed": params.seed,
@@ -190,6 +192,7 @@ def sft_config(
         kwargs["eos_token"] = end_of_turn
     if params.gradient_checkpointing:
         kwargs["gradient_checkpointing_kwargs"] = {"use_reentrant": False}
+        kwargs["activation_checkpointing_kwargs"] = {"use_reentrant": False}
     return config_class(**kwargs)
 
 

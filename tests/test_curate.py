@@ -1,0 +1,267 @@
+"""Curation steps: every removal counted with its reason; decontamination on planted overlaps."""
+
+from __future__ import annotations
+
+import json
+
+import datasets
+import pytest
+from typer.testing import CliRunner
+
+from toolkit.cli import app
+from toolkit.curate import (
+    CurationReport,
+    MinHashLSH,
+    complete_only,
+    contamination_flags,
+    correct_only,
+    curate,
+    decontaminate,
+    dedup,
+    estimate_tokens,
+    length_filter,
+    load_benchmark_indexes,
+    pass_rate,
+    read_lineage,
+    write_lineage,
+)
+from toolkit.schema import TraceRecord, records_to_dataset
+
+
+def _dataset(rows: list[dict]) -> datasets.Dataset:
+    return records_to_dataset([TraceRecord(**row) for row in rows])
+
+
+def _graded(pairs: list[tuple[str, bool | None, str | None]]) -> datasets.Dataset:
+    base = _dataset([{"problem": p, "answer": "a", "reasoning": "r"} for p, _, _ in pairs])
+    base = base.add_column("correct", [c for _, c, _ in pairs], feature=datasets.Value("bool"))
+    return base.add_column(
+        "verify_error", [e for _, _, e in pairs], feature=datasets.Value("string")
+    )
+
+
+def test_correct_only_counts_reasons():
+    data = _graded([
+        ("p1", True, None), ("p2", False, None), ("p3", None, "gold_unparseable"),
+        ("p4", True, None), ("p5", None, "timeout"),
+    ])
+    kept, report = correct_only(data)
+    assert kept["problem"] == ["p1", "p4"]
+    assert (report.rows_in, report.rows_out, report.removed) == (5, 2, 3)
+    assert report.removed_by_reason == {
+        "incorrect": 1, "ungradable:gold_unparseable": 1, "ungradable:timeout": 1,
+    }
+    kept, report = correct_only(data, keep_ungradable=True)
+    assert kept["problem"] == ["p1", "p3", "p4", "p5"]
+
+
+def test_correct_only_needs_verification():
+    with pytest.raises(ValueError, match="no 'correct' column.*toolkit verify"):
+        correct_only(_dataset([{"problem": "p", "answer": "a"}]))
+
+
+def test_complete_only():
+    data = _dataset([
+        {"problem": "a", "reasoning": "r", "answer": "x"},
+        {"problem": "b", "reasoning": "r", "answer": "", "reasoning_complete": False},
+        {"problem": "c", "reasoning": "r", "answer": "  "},
+    ])
+    kept, report = complete_only(data)
+    assert kept["problem"] == ["a"]
+    assert report.removed_by_reason == {"reasoning_incomplete": 1, "empty_answer": 1}
+
+
+def test_length_filter_estimate_and_tokenizer():
+    assert estimate_tokens("Let x = 2, so x^2 = 4.") == 12
+    data = _dataset([
+        {"problem": "short", "reasoning": "one two", "answer": "a"},
+        {"problem": "mid", "reasoning": " ".join(["w"] * 50), "answer": "a"},
+        {"problem": "long", "reasoning": " ".join(["w"] * 500), "answer": "a"},
+        {"problem": "none", "reasoning": None, "answer": "a"},
+    ])
+    kept, report = length_filter(data, min_tokens=10, max_tokens=100)
+    assert kept["problem"] == ["mid"]
+    assert report.removed_by_reason == {"too_short": 2, "too_long": 1}
+
+    class CharTokenizer:  # one token per character: a real tokenizer's call signature
+        name_or_path = "chars"
+
+        def __call__(self, texts, add_special_tokens=False):
+            return {"input_ids": [list(t) for t in texts]}
+
+    kept, report = length_filter(data, max_tokens=50, tokenizer=CharTokenizer())
+    assert kept["problem"] == ["short", "none"]
+    assert report.params["tokenizer"] == "chars"
+    with pytest.raises(ValueError, match="min_tokens, max_tokens"):
+        length_filter(data)
+
+
+def test_exact_dedup_normalises_case_space_and_punctuation():
+    data = _dataset([
+        {"problem": "What is 2+2?", "reasoning": "Two plus two.", "answer": "4"},
+        {"problem": "what is 2 + 2", "reasoning": "two   plus two", "answer": "4."},
+        {"problem": "What is 2+3?", "reasoning": "Two plus three.", "answer": "5"},
+    ])
+    kept, report = dedup(data)
+    assert kept["problem"] == ["What is 2+2?", "What is 2+3?"]
+    assert report.removed_by_reason == {"exact_duplicate": 1}
+
+
+def test_near_dedup_minhash_removes_planted_near_copy_only():
+    words = [f"word{i}" for i in range(200)]
+    base = " ".join(words)
+    near = " ".join(words[:150] + ["changed"] + words[151:])  # one word of 200 differs
+    other = " ".join(f"other{i}" for i in range(200))
+    data = _dataset([
+        {"problem": "p", "reasoning": base, "answer": "a"},
+        {"problem": "p", "reasoning": near, "answer": "a"},
+        {"problem": "p", "reasoning": other, "answer": "a"},
+    ])
+    kept, report = dedup(data, near=False)
+    assert report.removed == 0
+    kept, report = dedup(data, near=True, threshold=0.8)
+    assert kept["reasoning"] == [base, other]
+    assert report.removed_by_reason == {"near_duplicate": 1}
+
+
+def test_minhash_estimates_jaccard():
+    index = MinHashLSH(threshold=0.5, num_perm=256, seed=1)
+    a = index.signature(range(0, 1000))
+    b = index.signature(range(500, 1500))  # true Jaccard 1/3
+    estimate = float((a == b).mean())
+    assert 0.25 < estimate < 0.42
+
+
+def _write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+AIME_PROBLEM = (
+    "Find the number of ordered pairs of positive integers (m, n) such that m squared times n "
+    "equals twenty to the power of twenty."
+)
+
+
+@pytest.fixture
+def hub_offline(monkeypatch):
+    """huggingface_hub and datasets read HF_HUB_OFFLINE at import, before conftest sets it:
+    force offline mode so unavailable benchmarks fail at once instead of retrying DNS."""
+    import datasets.config
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+
+
+def test_decontaminate_planted_overlaps(tmp_path, monkeypatch, hub_offline):
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    _write_jsonl(bench / "aime24_test.jsonl", [{"problem": AIME_PROBLEM, "answer": "231"}])
+    _write_jsonl(bench / "math500_test.jsonl", [{"problem": "Compute the sum of all prime numbers "
+                 "less than one hundred and express it in base ten.", "answer": "1060"}])
+    monkeypatch.setenv("TOOLKIT_BENCHMARK_DIR", str(bench))
+    rows = [
+        # 10 consecutive words of the AIME problem, different case and punctuation: flagged.
+        {"problem": "Warm-up. FIND the number of ordered pairs of positive integers (m,n) "
+                    "where it works!", "answer": "x"},
+        # Only 7 consecutive words in common: not an 8-gram overlap.
+        {"problem": "count the number of ordered pairs of positive apples", "answer": "x"},
+        {"problem": "Compute the sum of all prime numbers less than one hundred.", "answer": "x"},
+        {"problem": "A completely unrelated question about triangles.", "answer": "x"},
+        {"problem": "Our private set says: the quick brown fox jumps over the lazy dog today.",
+         "answer": "x"},
+    ]
+    data = _dataset(rows)
+    kept, report = decontaminate(
+        data,
+        ["aime24", "math500", "aime25", "gsm8k", "gpqa_diamond"],
+        extra={"private": ["Yes the quick brown fox jumps over the lazy dog today again"]},
+    )
+    assert kept["problem"] == [rows[1]["problem"], rows[3]["problem"]]
+    assert report.removed_by_reason == {
+        "contaminated:aime24": 1, "contaminated:math500": 1, "contaminated:private": 1,
+    }
+    assert report.params["flagged"] == {"aime24": 1, "math500": 1, "private": 1}
+    # Offline and without local files, these cannot load: named, never silently skipped.
+    assert sorted(report.params["unavailable"]) == ["aime25", "gpqa_diamond", "gsm8k"]
+    assert any(n.startswith("unavailable: aime25") for n in report.notes)
+    for column in ("contaminated_aime24", "contaminated_math500", "contaminated_private"):
+        assert column in kept.column_names
+    flagged, _ = decontaminate(data, ["aime24", "math500"], remove=False)
+    assert len(flagged) == 5
+    assert flagged["contaminated_aime24"] == [True, False, False, False, False]
+    assert flagged["contaminated_math500"] == [False, False, True, False, False]
+
+
+def test_decontaminate_against_real_benchmark_files(shared_data, monkeypatch):
+    monkeypatch.setenv("TOOLKIT_BENCHMARK_DIR", str(shared_data))
+    indexes, unavailable = load_benchmark_indexes(("gsm8k", "math500", "aime24"), ngram=8)
+    assert [i.problems for i in indexes] == [1319, 500, 30]
+    assert unavailable == []
+    gsm8k_first = json.loads((shared_data / "gsm8k_test.jsonl").read_text().splitlines()[0])
+    texts = [gsm8k_first["question"].upper(), "Nothing to see in this short sentence here at all."]
+    flags = contamination_flags(texts, indexes)
+    assert flags["gsm8k"] == [True, False]
+    assert flags["math500"] == [False, False]
+
+
+def test_pass_rate_groups_samples_per_problem():
+    rows, correct = [], []
+    for problem, verdicts in {"easy": [1, 1, 1, 1], "mid": [1, 0, 1, 0], "hard": [0, 0, 0, 0],
+                              "bad": [None, None]}.items():
+        for v in verdicts:
+            rows.append({"problem": problem, "answer": "a", "reasoning": "r"})
+            correct.append(None if v is None else bool(v))
+    data = _dataset(rows).add_column("correct", correct, feature=datasets.Value("bool"))
+    kept, report = pass_rate(data, 0.1, 0.9)
+    assert set(kept["problem"]) == {"mid"}
+    assert kept["pass_rate"] == [0.5] * 4
+    assert report.removed_by_reason == {
+        "pass_rate_above_hi": 4, "pass_rate_below_lo": 4, "no_graded_samples": 2,
+    }
+    with pytest.raises(ValueError, match="lo <= hi"):
+        pass_rate(data, 0.9, 0.1)
+
+
+def test_pipeline_and_lineage_sidecar(tmp_path):
+    data = _dataset([
+        {"problem": "a", "reasoning": "r r r", "answer": "x"},
+        {"problem": "a", "reasoning": "r r r", "answer": "x"},
+        {"problem": "b", "reasoning": "r", "answer": "", "reasoning_complete": False},
+    ])
+    out, reports = curate(data, ["complete_only", ("dedup", {"fields": ("problem",)})])
+    assert len(out) == 1
+    assert [r.step for r in reports] == ["complete_only", "dedup"]
+    assert [r.removed for r in reports] == [1, 1]
+    path = tmp_path / "out.parquet"
+    write_lineage(path, reports)
+    again = [CurationReport.from_dict(d) for d in read_lineage(path)]
+    assert again == reports
+    with pytest.raises(ValueError, match="unknown curation step 'shuffle'"):
+        curate(data, ["shuffle"])
+
+
+def test_cli_curate_chain_keeps_lineage(tmp_path):
+    data = _dataset([
+        {"problem": "a", "reasoning": "r", "answer": "x"},
+        {"problem": "a", "reasoning": "r", "answer": "x"},
+        {"problem": "b", "reasoning": "r", "answer": "", "reasoning_complete": False},
+    ])
+    source = tmp_path / "in.parquet"
+    data.to_parquet(str(source))
+    runner = CliRunner()
+    first = runner.invoke(app, ["curate", "dedup", str(source), "-o", str(tmp_path / "d.parquet")])
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(
+        app, ["curate", "complete-only", str(tmp_path / "d.parquet"), "-o", str(tmp_path / "c.jsonl")]
+    )
+    assert second.exit_code == 0, second.output
+    assert "removed 1 (reasoning_incomplete: 1)" in second.output
+    lineage = read_lineage(tmp_path / "c.jsonl")
+    assert [(s["step"], s["removed"]) for s in lineage] == [("dedup", 1), ("complete_only", 1)]
+    bad = runner.invoke(
+        app, ["curate", "correct-only", str(source), "-o", str(tmp_path / "x.parquet")]
+    )
+    assert bad.exit_code == 1
+    assert "no 'correct' column" in bad.output

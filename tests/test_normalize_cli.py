@@ -1,0 +1,126 @@
+"""``toolkit normalize FORMAT INPUT -o OUTPUT``: outputs, quarantine file, summary, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import datasets
+import pytest
+from typer.testing import CliRunner
+
+from toolkit.cli import app
+from toolkit.schema import FEATURES, validate_dataset
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "formats"
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_normalize_to_parquet_with_quarantine_and_summary(runner, tmp_path):
+    output, quarantine = tmp_path / "out.parquet", tmp_path / "bad.jsonl"
+    result = runner.invoke(
+        app,
+        [
+            "normalize",
+            "magpie",
+            str(FIXTURES / "magpie.jsonl"),
+            "-o",
+            str(output),
+            "--quarantine",
+            str(quarantine),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    text = _one_line(result.output)
+    assert (
+        "kept 7, quarantined 3: instruction: null (1), response: expected a string, got int (1), "
+        "response: empty (1)" in text
+    )
+    written = datasets.Dataset.from_parquet(str(output))
+    validate_dataset(written.cast(FEATURES))
+    assert len(written) == 7
+    bad = [json.loads(line) for line in quarantine.read_text().splitlines()]
+    assert [(b["row"], b["field"], b["reason"]) for b in bad] == [
+        (6, "instruction", "null"),
+        (7, "response", "expected a string, got int"),
+        (8, "response", "empty"),
+    ]
+
+
+def test_normalize_auto_to_jsonl_with_limit_and_options(runner, tmp_path):
+    output = tmp_path / "out.jsonl"
+    result = runner.invoke(
+        app,
+        [
+            "normalize",
+            "auto",
+            str(FIXTURES / "openr1.jsonl"),
+            "-o",
+            str(output),
+            "--limit",
+            "2",
+            "--generations",
+            "verified",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
+    assert [row["final_answer"] for row in rows] == ["2", "π"]
+    assert "skipped 2 unverified generation" in _one_line(result.output)
+
+
+def test_strict_fails_with_one_line_naming_row_and_field(runner, tmp_path):
+    result = runner.invoke(
+        app,
+        [
+            "normalize",
+            "gsm8k",
+            str(FIXTURES / "gsm8k.jsonl"),
+            "-o",
+            str(tmp_path / "o.parquet"),
+            "--strict",
+        ],
+    )
+    assert result.exit_code == 1
+    assert "error: row 2: field 'answer': no '#### N' final answer" in _one_line(result.output)
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "o.parquet").exists()
+
+
+def test_missing_columns_fail_with_the_fitting_formats(runner, tmp_path):
+    result = runner.invoke(
+        app,
+        ["normalize", "math500", str(FIXTURES / "gsm8k.jsonl"), "-o", str(tmp_path / "o.parquet")],
+    )
+    assert result.exit_code == 1
+    text = _one_line(result.output)
+    assert "needs column(s) problem, solution, subject, level which the input lacks" in text
+    assert "formats that fit these columns: gsm8k" in text
+
+
+def test_unknown_format_and_missing_file_fail_cleanly(runner, tmp_path):
+    result = runner.invoke(
+        app, ["normalize", "nope", str(FIXTURES / "gsm8k.jsonl"), "-o", str(tmp_path / "o.jsonl")]
+    )
+    assert result.exit_code == 1 and "neither a format" in _one_line(result.output)
+    result = runner.invoke(
+        app, ["normalize", "gsm8k", str(tmp_path / "absent.jsonl"), "-o", str(tmp_path / "o.jsonl")]
+    )
+    assert result.exit_code == 1 and "error:" in result.output
+
+
+def test_arrow_directory_output(runner, tmp_path):
+    result = runner.invoke(
+        app, ["normalize", "s1k", str(FIXTURES / "s1k11.jsonl"), "-o", str(tmp_path / "arrow")]
+    )
+    assert result.exit_code == 0, result.output
+    loaded = datasets.load_from_disk(str(tmp_path / "arrow"))
+    assert loaded.features == FEATURES and len(loaded) == 2

@@ -1,0 +1,151 @@
+"""Verification with the real math-verify: a fixture table of answer pairs with known verdicts,
+the process pool (order, de-duplication, hard timeouts), and the dataset columns."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import datasets
+import pytest
+
+from toolkit.schema import TraceRecord, records_to_dataset
+from toolkit.verify import (
+    GOLD_UNPARSEABLE,
+    TIMEOUT,
+    Verdict,
+    choice_letter,
+    grade,
+    resolve_answer_type,
+    verify,
+    verify_many,
+)
+
+PAIRS = Path(__file__).parent / "fixtures" / "verify" / "answer_pairs.jsonl"
+#: sympy evaluates 9^(9^(9^9)) inside C big-integer code: no Python signal can interrupt it.
+PATHOLOGICAL = r"\boxed{9^{9^{9^{9}}}}"
+
+
+def _pairs() -> list[dict]:
+    return [json.loads(line) for line in PAIRS.read_text().splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("pair", _pairs(), ids=lambda p: p["note"])
+def test_grade_matches_known_verdict(pair):
+    verdict = grade(pair["prediction"], pair["gold"], answer_type=pair["answer_type"])
+    assert verdict.correct == pair["correct"], verdict
+    assert verdict.error == pair["error"], verdict
+
+
+def test_pool_matches_in_process_grades_in_input_order():
+    pairs = _pairs()
+    predictions = [p["prediction"] for p in pairs]
+    golds = [p["gold"] for p in pairs]
+    types = [p["answer_type"] for p in pairs]
+    pooled = verify_many(predictions, golds, types, num_proc=2, timeout_s=5)
+    assert [v.correct for v in pooled] == [p["correct"] for p in pairs]
+    assert [v.error for v in pooled] == [p["error"] for p in pairs]
+
+
+def test_unparseable_gold_is_never_correct_even_for_identical_strings():
+    # open-r1's bug: an unparseable gold rewarded every completion. Identical text included.
+    for gold in (r"\frac{1}{", r"\sqrt{", "", "   "):
+        verdict = grade(rf"\boxed{{{gold}}}", gold, answer_type="math")
+        assert verdict.correct is None
+        assert verdict.error in (GOLD_UNPARSEABLE, "gold_missing")
+
+
+def test_pathological_expression_times_out_within_the_bound():
+    started = time.monotonic()
+    verdicts = verify_many(
+        [PATHOLOGICAL, r"\boxed{3}", r"\boxed{4}"], ["3", "3", "3"], "math",
+        num_proc=1, timeout_s=1.0, hard_timeout_s=2.0,
+    )
+    elapsed = time.monotonic() - started
+    assert verdicts[0] == Verdict(None, TIMEOUT, None)
+    # The worker that overran was killed and replaced; the items after it were still graded.
+    assert verdicts[1].correct is True
+    assert verdicts[2].correct is False
+    assert elapsed < 15, f"took {elapsed:.1f}s"
+
+
+def test_soft_timeout_in_main_thread_restores_previous_timer():
+    import signal
+
+    fired = []
+    previous = signal.signal(signal.SIGALRM, lambda *_: fired.append(True))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 30)
+        assert grade(r"\boxed{2}", "2").correct is True
+        remaining, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 25 < remaining <= 30  # the outer timer is still armed
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert not fired
+
+
+def test_grade_works_off_the_main_thread():
+    results: list[Verdict] = []
+    thread = threading.Thread(target=lambda: results.append(grade(r"\boxed{0.25}", r"\frac14")))
+    thread.start()
+    thread.join(timeout=60)
+    assert [(v.correct, v.error) for v in results] == [(True, None)]
+
+
+def test_duplicate_items_are_graded_once_and_fanned_out():
+    verdicts = verify_many([r"\boxed{2}"] * 50 + ["#### 7"], ["2"] * 50 + ["7"], num_proc=2)
+    assert all(v.correct is True for v in verdicts)
+    assert len(verdicts) == 51
+
+
+def test_verify_many_rejects_mismatched_lengths_and_types():
+    with pytest.raises(ValueError, match="2 predictions but 1 gold"):
+        verify_many(["1", "2"], ["1"])
+    with pytest.raises(ValueError, match="row 1: answer_type 'latex'"):
+        verify_many(["1", "2"], ["1", "2"], ["math", "latex"])
+
+
+def test_answer_type_detection():
+    assert resolve_answer_type("C") == "choice"
+    assert resolve_answer_type("(B)") == "choice"
+    assert resolve_answer_type("#### 12") == "gsm8k"
+    assert resolve_answer_type(r"\frac{1}{2}") == "math"
+    assert choice_letter(r"\text{(D)}") == "D"
+    assert choice_letter("D) 42 meters") == "D"
+    assert choice_letter("Dog") is None
+
+
+def test_verify_dataset_adds_columns():
+    records = [
+        TraceRecord(problem="1+1?", reasoning="r", answer=r"so \boxed{2}", final_answer="2",
+                    gold_answer="2"),
+        TraceRecord(problem="half?", reasoning="r", answer=r"It is $0.5$.", gold_answer=r"\frac12"),
+        TraceRecord(problem="bad gold", reasoning="r", answer=r"\boxed{1}", final_answer="1",
+                    gold_answer=r"\frac{1}{"),
+        TraceRecord(problem="cut off", reasoning="r", answer="", reasoning_complete=False,
+                    gold_answer="4"),
+        TraceRecord(problem="gpqa", reasoning="r", answer="Answer: B", gold_answer="C",
+                    metadata={"answer_type": "choice"}),
+        TraceRecord(problem="wrong", reasoning="r", answer=r"\boxed{5}", final_answer="5",
+                    gold_answer="6"),
+    ]
+    dataset = records_to_dataset(records)
+    graded = verify(dataset, num_proc=2, progress=False)
+    assert graded["correct"] == [True, True, None, False, False, False]
+    assert graded["verify_error"] == [None, None, GOLD_UNPARSEABLE, "no_answer", None, None]
+    assert graded.features["correct"] == datasets.Value("bool")
+    # Re-verifying replaces the columns instead of failing on duplicates.
+    again = verify(graded, num_proc=0, progress=False)
+    assert again["correct"] == graded["correct"]
+
+
+def test_verify_dataset_names_missing_columns():
+    table = datasets.Dataset.from_dict({"answer": ["1"]})
+    with pytest.raises(ValueError, match="gold field 'gold_answer'"):
+        verify(table, num_proc=0)
+    table = datasets.Dataset.from_dict({"answer": ["1"], "gold_answer": ["1"]})
+    with pytest.raises(ValueError, match="prediction field 'completion'"):
+        verify(table, prediction_field="completion", num_proc=0)

@@ -1,0 +1,104 @@
+"""``toolkit push`` and ``toolkit load``: versioned datasets on the Hub or the local store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from toolkit.cli.app import app, console, fail
+
+
+@app.command("push")
+def push_command(
+    input_source: str = typer.Argument(..., metavar="INPUT", help="Dataset file/dir to publish."),
+    repo_id: str = typer.Argument(..., metavar="REPO_ID", help="Target repository, org/name."),
+    version: str | None = typer.Option(
+        None, "--version", help="Version (e.g. 1.2.0); default: next patch version."
+    ),
+    store: str | None = typer.Option(
+        None,
+        "--store",
+        help="'hub', or a local store directory (default: $TOOLKIT_TARGET=hub → Hub, "
+        "else $TOOLKIT_STORE).",
+    ),
+    branch: str | None = typer.Option(None, "--branch", help="Commit to this branch."),
+    create_pr: bool = typer.Option(False, "--create-pr", help="Open a pull request instead."),
+    private: bool = typer.Option(False, "--private", help="Create the Hub repo as private."),
+    no_card: bool = typer.Option(False, "--no-card", help="Do not write a dataset card."),
+    message: str | None = typer.Option(None, "--message", "-m", help="Commit message."),
+    lineage: Path | None = typer.Option(
+        None, "--lineage", help="Lineage JSON (default: INPUT.lineage.json when present)."
+    ),
+    folder: bool = typer.Option(
+        False, "--folder", help="Publish INPUT as a folder (model weights, card, plots)."
+    ),
+    repo_type: str = typer.Option("model", "--repo-type", help="With --folder: model/dataset."),
+) -> None:
+    """Publish a new version (a commit + tag v<version>); identical content is not re-pushed."""
+    from toolkit.curate import read_lineage
+    from toolkit.hub import push, push_folder
+
+    try:
+        if folder:
+            result = push_folder(
+                input_source, repo_id, repo_type=repo_type, version=version,
+                create_pr=create_pr, private=private, store=store, message=message,
+                branch=branch,
+            )
+        else:
+            import json
+
+            from toolkit.io import load_table
+
+            dataset = load_table(input_source)
+            steps = (
+                json.loads(lineage.read_text(encoding="utf-8"))
+                if lineage is not None
+                else read_lineage(input_source)
+            )
+            result = push(
+                dataset, repo_id, version, card=not no_card, private=private, branch=branch,
+                create_pr=create_pr, store=store, message=message, lineage=steps,
+            )
+    except (ValueError, FileNotFoundError, TypeError, RuntimeError) as error:
+        fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
+        return
+    if result.created:
+        console.print(
+            f"pushed {repo_id} version {result.version} ({result.revision[:12]}) → "
+            f"{result.url_or_path}"
+        )
+    else:
+        console.print(
+            f"{repo_id}: identical content already published as version {result.version} "
+            f"({result.revision[:12]}); nothing pushed"
+        )
+    typer.echo(result.version or "")
+
+
+@app.command("load")
+def load_command(
+    repo_id: str = typer.Argument(..., metavar="REPO_ID", help="Repository, org/name."),
+    version: str | None = typer.Option(None, "--version", help="Version; default: the latest."),
+    split: str = typer.Option("train", "--split", help="Split to load."),
+    store: str | None = typer.Option(None, "--store", help="'hub' or a local store directory."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Write the split here (.parquet, .jsonl, Arrow dir)."
+    ),
+) -> None:
+    """Load a pushed dataset version; print a summary or write it to a file."""
+    from toolkit.hub import load
+    from toolkit.io import write_table
+
+    try:
+        dataset = load(repo_id, version, split=split, store=store)
+    except (ValueError, FileNotFoundError) as error:
+        fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
+        return
+    label = f"{repo_id}@{'v' + version if version else 'latest'}"
+    if output is not None:
+        written = write_table(dataset, output)
+        console.print(f"wrote {len(dataset)} rows of {label} ({split}) to {written}")
+    else:
+        console.print(f"{label} ({split}): {len(dataset)} rows; columns: {', '.join(dataset.column_names)}")
