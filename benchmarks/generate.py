@@ -56,7 +56,12 @@ def run_toolkit(url: str, concurrency: int, requests: int, transport: str, offse
     summary = result.summary
     if summary.completed != requests or len(result.dataset) != requests:
         raise SystemExit(f"benchmark run lost samples: {summary.line()}")
-    return {"requests": summary.requests, "wall": wall, "cpu": cpu, "engine_wall": summary.elapsed_s}
+    return {
+        "requests": summary.requests,
+        "wall": wall,
+        "cpu": cpu,
+        "engine_wall": summary.elapsed_s,
+    }
 
 
 def run_sequential(url: str, requests: int) -> dict:

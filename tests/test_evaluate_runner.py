@@ -221,7 +221,7 @@ def test_comparison_table_and_cli(data_files, tmp_path, monkeypatch):
     broken.write_text(json.dumps({"tasks": {}}))
     result = CliRunner().invoke(app, ["compare", str(broken)])
     assert result.exit_code == 1
-    assert "not a toolkit results file" in result.output
+    assert "not a toolkit results file" in " ".join(result.output.split())
 
 
 def test_cli_eval_with_tiny_model(tiny_model_dir, data_files, tmp_path):
@@ -260,4 +260,4 @@ def test_cli_eval_with_tiny_model(tiny_model_dir, data_files, tmp_path):
     assert (details["completion_tokens"] == 6).all()
 
     result = CliRunner().invoke(app, ["eval", str(tiny_model_dir), "--data-file", "oops", "-o", "x"])
-    assert result.exit_code == 1 and "TASK=PATH" in result.output
+    assert result.exit_code == 1 and "TASK=PATH" in " ".join(result.output.split())

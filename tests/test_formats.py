@@ -610,10 +610,15 @@ def test_known_hub_ids_load_through_load_table(monkeypatch, hub_id, fmt, name):
         return real_load_table(fixture(name), limit=limit)
 
     monkeypatch.setattr(toolkit.io, "load_table", fake_load_table)
-    result = normalize(hub_id, split="train", revision="r1", return_quarantine=True)
-    assert calls == [(hub_id, "train", "r1", None)]
+    result = normalize(hub_id, revision="r1", return_quarantine=True)
+    # GSM8K needs its "main" config and MATH-500 has only a test split: the defaults fill them
+    loaded = {"openai/gsm8k": "openai/gsm8k:main"}.get(hub_id, hub_id)
+    split = {"HuggingFaceH4/MATH-500": "test"}.get(hub_id)
+    assert calls == [(loaded, split, "r1", None)]
     assert result.summary.format == fmt
-    assert set(result.dataset["source"]) == {f"{hub_id}@r1"}
+    assert set(result.dataset["source"]) == {f"{loaded}@r1"}
+    normalize(hub_id, split="validation", limit=2)
+    assert calls[-1] == (loaded, "validation", None, 2)
 
 
 def test_inputs_dataset_dataframe_parquet_csv_and_arrow_dir(tmp_path):
@@ -767,3 +772,16 @@ def test_every_format_is_registered():
         "openr1",
         "s1k",
     ]
+
+
+def test_batches_where_every_row_is_bad_and_all_null_columns():
+    data = datasets.Dataset.from_dict(
+        {"question": [None, "q", None], "answer": ["#### 1", "no marker", None]}
+    )
+    result = normalize("gsm8k", data, batch_size=2, return_quarantine=True)
+    assert len(result.dataset) == 0 and result.dataset.features == FEATURES
+    assert result.summary.line() == (
+        "kept 0, quarantined 3: question: null (2), answer: no '#### N' final answer (1)"
+    )
+    untyped = datasets.Dataset.from_dict({"question": [None, None], "answer": [None, None]})
+    assert normalize("gsm8k", untyped, return_quarantine=True).summary.quarantined == 2

@@ -68,7 +68,7 @@ def test_prompt_templates_render_and_identify():
     assert custom.render("Q", {"level": "L2"})[0]["content"] == "Topic L2: Q"
     assert custom.id != get_template("Topic {{ level }} - {{ problem }}").id
     assert get_template("open-r1", system="Be brief.").id != open_r1.id
-    with pytest.raises(ValueError, match="'level' is undefined.*available fields: problem"):
+    with pytest.raises(ValueError, match=r"'level' is undefined.*available fields: problem"):
         custom.render("Q")
     with pytest.raises(ValueError, match="unknown prompt template"):
         get_template("nope")
@@ -91,7 +91,7 @@ def test_request_keys_are_deterministic_and_cover_the_identity():
 
 def test_shards_partition_the_problems():
     parts = [list(shard_range(10, (i, 3))) for i in range(3)]
-    assert sorted(sum(parts, [])) == list(range(10))
+    assert sorted(i for part in parts for i in part) == list(range(10))
     assert parts == [[0, 1, 2], [3, 4, 5], [6, 7, 8, 9]]
     assert parse_shard("1/4") == (1, 4)
     for bad in ("4/4", "x", "1-4"):

@@ -124,3 +124,27 @@ def test_arrow_directory_output(runner, tmp_path):
     assert result.exit_code == 0, result.output
     loaded = datasets.load_from_disk(str(tmp_path / "arrow"))
     assert loaded.features == FEATURES and len(loaded) == 2
+
+
+def test_known_hub_id_without_input(runner, tmp_path, monkeypatch):
+    """``toolkit normalize open-r1/OpenR1-Math-220k -o out``: the id picks the format (the Hub
+    is replaced by the fixture; tests stay offline)."""
+    import toolkit.io
+
+    real_load_table = toolkit.io.load_table
+    seen = []
+
+    def fake_load_table(source, *, split=None, revision=None, limit=None):
+        seen.append((source, revision))
+        return real_load_table(FIXTURES / "openr1.jsonl", limit=limit)
+
+    monkeypatch.setattr(toolkit.io, "load_table", fake_load_table)
+    output = tmp_path / "out.jsonl"
+    result = runner.invoke(
+        app,
+        ["normalize", "open-r1/OpenR1-Math-220k", "-o", str(output), "--revision", "v1"],
+    )
+    assert result.exit_code == 0, result.output
+    assert seen == [("open-r1/OpenR1-Math-220k", "v1")]
+    rows = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 5 and {row["source"] for row in rows} == {"open-r1/OpenR1-Math-220k@v1"}

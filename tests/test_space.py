@@ -584,3 +584,90 @@ def test_cli_space_rejects_a_dir_that_is_not_a_model(monkeypatch, tmp_path):
     result = CliRunner().invoke(app, ["space", "--model", str(tmp_path)])
     assert result.exit_code == 1
     assert "is not a model directory" in " ".join(result.output.split())
+
+
+# --------------------------------------------------------------------------------------------
+# against the team's loopback teacher servers (tests/helpers/servers.py)
+# --------------------------------------------------------------------------------------------
+
+
+def _final(settings: SpaceSettings, **kwargs) -> list[dict]:
+    return list(ChatSession(settings).respond("What is 6 times 7?", [], **kwargs))[-1]
+
+
+def test_openai_server_with_a_reasoning_field_named_reasoning():
+    from tests.helpers.servers import OpenAIServer
+
+    with OpenAIServer(model="r1", reasoning_field="reasoning", stream_chunk_chars=8) as server:
+        final = _final(SpaceSettings(backend="openai", base_url=server.url + "/v1"))
+    assert final[0]["metadata"]["status"] == "done"
+    assert final[0]["content"].startswith("Let me work through this carefully")
+    assert final[1]["content"].startswith("The answer is \\boxed{")
+
+
+def test_openai_server_cut_off_while_thinking_shows_unfinished_reasoning():
+    from tests.helpers.servers import OpenAIServer
+
+    with OpenAIServer(model="r1", reasoning_chars=2000) as server:
+        final = _final(
+            SpaceSettings(backend="openai", base_url=server.url + "/v1"), max_new_tokens=12
+        )
+    assert final[0]["metadata"] == {"title": UNFINISHED_TITLE}
+    assert len(final[0]["content"].split()) == 12  # the 12 words the server sent, all kept
+    assert final[1]["content"].startswith(NOTICE_PREFIX) and "12 tokens" in final[1]["content"]
+
+
+def test_openai_server_that_refuses_gives_a_friendly_message():
+    from tests.helpers.servers import OpenAIServer
+
+    with OpenAIServer(model="r1", api_key="right-key") as server:
+        settings = SpaceSettings(
+            backend="openai", base_url=server.url + "/v1", model="r1", api_key="wrong-key"
+        )
+        final = _final(settings)
+    assert final == [
+        {
+            "role": "assistant",
+            "content": f"{NOTICE_PREFIX}The model server at {server.url}/v1 refused the request "
+            "(HTTP 401: Incorrect API key provided.). Check TOOLKIT_SPACE_API_KEY.",
+        }
+    ]
+
+
+def test_ollama_model_without_thinking_is_retried_without_think():
+    from tests.helpers.servers import OllamaServer
+
+    with OllamaServer(models={"smol": {"thinking": False}}) as server:
+        final = _final(SpaceSettings(backend="ollama", base_url=server.url, model="smol"))
+        first, second = server.requests
+    assert first["think"] is True and "think" not in second
+    # Without thinking the model's whole output is the answer.
+    assert final == [{"role": "assistant", "content": final[0]["content"]}]
+    assert "The answer is" in final[0]["content"]
+
+
+def test_ollama_thinking_model_streams_message_thinking():
+    from tests.helpers.servers import OllamaServer
+
+    with OllamaServer(models={"qwen3:0.6b": {"thinking": True}}) as server:
+        final = _final(SpaceSettings(backend="ollama", base_url=server.url, model="qwen3:0.6b"))
+    assert final[0]["metadata"]["status"] == "done"
+    assert "Let me work through this carefully" in final[0]["content"]
+    assert final[1]["content"].startswith("The answer is")
+
+
+def test_ollama_unknown_model_and_mid_stream_errors_are_friendly():
+    from tests.helpers.servers import FaultPlan, OllamaServer
+
+    with OllamaServer(models={"qwen3:0.6b": {"thinking": True}}) as server:
+        unknown = _final(SpaceSettings(backend="ollama", base_url=server.url, model="nope"))
+    assert unknown[0]["content"] == (
+        f"{NOTICE_PREFIX}Ollama at {server.url} refused the request for 'nope' "
+        "(HTTP 404: model 'nope' not found)."
+    )
+    plan = FaultPlan(rate_stream_error=1.0)
+    with OllamaServer(models={"qwen3:0.6b": {"thinking": True}}, faults=plan) as server:
+        broken = _final(SpaceSettings(backend="ollama", base_url=server.url, model="qwen3:0.6b"))
+    assert broken[0]["metadata"]["title"] == THINKING_TITLE  # the reasoning seen so far is kept
+    assert broken[-1]["content"].startswith(f"{NOTICE_PREFIX}The model backend failed")
+    assert "unexpected EOF" in broken[-1]["content"]

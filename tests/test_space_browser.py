@@ -25,6 +25,7 @@ from tests.helpers.browser import (
     served,
     wait_for_answer,
     wait_idle,
+    wait_reply,
     wait_thought_settled,
 )
 from tests.helpers.space_backends import LoopbackChatServer
@@ -80,8 +81,8 @@ def test_streamed_reasoning_shows_in_a_thinking_panel_then_the_answer(page, tmp_
             done_shot = screenshot(page, tmp_path / "space_thinking_done.png")
 
             # Second turn: the model is not sent the earlier thinking.
-            ask(page, "And in June, twice as many as May?")
-            wait_idle(page)
+            before = ask(page, "And in June, twice as many as May?")
+            wait_reply(page, before)
             page.wait_for_function(
                 "() => document.querySelectorAll('#chatbot .thought-group').length >= 2"
             )
@@ -101,7 +102,8 @@ def test_backend_down_shows_a_friendly_message(page, tmp_path):
     settings = SpaceSettings(backend="openai", base_url=f"http://127.0.0.1:{port}/v1", model="m")
     with served(build_demo(settings)) as url:
         page.goto(url)
-        ask(page, "Hello?")
+        before = ask(page, "Hello?")
+        wait_reply(page, before)
         wait_for_answer(page, "is not reachable")
         text = answer_text(page)
         assert text.startswith(NOTICE_PREFIX.strip())
@@ -120,8 +122,8 @@ def test_real_smollm2_model_answers_through_transformers(page, tmp_path, smollm2
     demo = build_demo(settings)
     with served(demo) as url:
         page.goto(url)
-        ask(page, "What is the capital of France?")
-        wait_idle(page, timeout_ms=120_000)
+        before = ask(page, "What is the capital of France?")
+        wait_reply(page, before, timeout_ms=120_000)
         answer = answer_text(page)
         shot = screenshot(page, tmp_path / "space_smollm2.png")
     # SmolLM2 does not think: an answer, no thinking panel, no error notice.

@@ -139,7 +139,9 @@ def ollama_server():
 @pytest.mark.parametrize("stream", [False, True])
 def test_ollama_backend_reads_message_thinking(ollama_server, stream):
     teacher = OllamaTeacher("qwen3:0.6b", ollama_server.url)
-    request = TeacherRequest(MESSAGES, n=2, params=SamplingParams(max_tokens=300, seed=5), stream=stream)
+    request = TeacherRequest(
+        MESSAGES, n=2, params=SamplingParams(max_tokens=300, seed=5), stream=stream
+    )
     responses = run(_complete_and_close(teacher, request))
     assert len(responses) == 2
     for response in responses:
@@ -208,7 +210,10 @@ def test_registry_builds_backends_and_rejects_unknown():
 
 
 def test_pooled_teacher_prefers_the_least_busy_endpoint():
-    with OpenAIServer(model="m", latency=0.3) as slow, OpenAIServer(model="m", latency=0.01) as fast:
+    with (
+        OpenAIServer(model="m", latency=0.3) as slow,
+        OpenAIServer(model="m", latency=0.01) as fast,
+    ):
         teacher = make_teacher("openai", base_urls=[slow.url + "/v1", fast.url + "/v1"], model="m")
         assert isinstance(teacher, PooledTeacher)
 
@@ -240,7 +245,9 @@ def test_transformers_backend_batches_left_padded(tiny_model_dir):
     async def both():
         requests = [
             TeacherRequest([{"role": "user", "content": "Hi"}], n=2, params=params),
-            TeacherRequest([{"role": "user", "content": "A much longer question here?"}], params=params),
+            TeacherRequest(
+                [{"role": "user", "content": "A much longer question here?"}], params=params
+            ),
         ]
         try:
             return await asyncio.gather(*(teacher.complete(r) for r in requests))

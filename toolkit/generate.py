@@ -486,6 +486,7 @@ class _Engine:
         self.params = config.params
         self.params_json = params_json_of(self.params)
         self.params_dict = self.params.as_dict()
+        self.template_id = template.id
         self.writer = writer
         self.summary = summary
         self.gold_field = gold_field
@@ -632,7 +633,7 @@ class _Engine:
         messages: list[dict[str, str]],
     ) -> None:
         key = request_key(
-            problem.key, sample, self.teacher.model, self.template.id, self.config.params
+            problem.key, sample, self.teacher.model, self.template_id, self.params_json
         )
         split = split_thinking(response.content, reasoning=response.reasoning)
         gold = problem.row.get(self.gold_field) if self.gold_field else None
@@ -641,7 +642,7 @@ class _Engine:
             "teacher": self.teacher_info,
             "model": self.teacher.model,
             "params": self.params_dict,
-            "template": self.template.id,
+            "template": self.template_id,
             "sample_index": sample,
             "problem_index": problem.index,
             "problem_key": problem.key,
@@ -686,7 +687,7 @@ class _Engine:
     def _record_errors(self, job: _Job, error: TeacherError) -> None:
         for sample in job.samples:
             key = request_key(
-                job.problem.key, sample, self.teacher.model, self.template.id, self.params_json
+                job.problem.key, sample, self.teacher.model, self.template_id, self.params_json
             )
             entry = {
                 "key": key,

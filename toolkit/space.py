@@ -263,7 +263,6 @@ class ThinkingStreamParser:
         self._reasoning: list[str] = []
         self._started: float | None = None
         self._duration: float | None = None
-        self._last: ThinkingState | None = None
 
     @property
     def content(self) -> str:
@@ -301,7 +300,6 @@ class ThinkingStreamParser:
             thinking = not complete and not final
             duration = self._duration if complete else None
             state = ThinkingState(reasoning, split.answer, thinking, complete, final, duration)
-        self._last = state
         return state
 
 
@@ -647,9 +645,10 @@ class OpenAICompatibleBackend:
                 f"The model server at {self.base_url} serves no model; set TOOLKIT_SPACE_MODEL."
             ) from None
         except openai.APIStatusError as error:
+            hint = " Check TOOLKIT_SPACE_API_KEY." if error.status_code in (401, 403) else ""
             raise BackendUnavailable(
                 f"The model server at {self.base_url} refused the request "
-                f"(HTTP {error.status_code}: {_first_line(error.message)})."
+                f"(HTTP {error.status_code}: {_openai_error_text(error)}).{hint}"
             ) from None
         return ChatStream(self._deltas(stream))
 
@@ -734,6 +733,19 @@ class OllamaBackend:
                     yield Delta(content=content, reasoning=reasoning)
         except (ConnectionError, httpx.TransportError):
             raise self._unavailable() from None
+
+
+def _openai_error_text(error: Any) -> str:
+    """The server's own error message, without the client's "Error code: 401 - " wrapper."""
+    body = getattr(error, "body", None)
+    if isinstance(body, Mapping):
+        inner = body.get("error") if isinstance(body.get("error"), Mapping) else body
+        if isinstance(inner.get("message"), str) and inner["message"].strip():
+            return _first_line(inner["message"])
+    text = str(getattr(error, "message", error))
+    if text.startswith("Error code:") and " - " in text:
+        text = text.split(" - ", 1)[1]
+    return _first_line(text)
 
 
 def _chain_one(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
@@ -874,8 +886,7 @@ def build_demo(
         yield from session.respond(message, history, system_prompt, temperature, max_new_tokens)
 
     description = (
-        f"Chat with **{settings.resolved_model or 'the served model'}** "
-        f"(backend: {session.backend.describe()}). The model's reasoning streams into the "
+        f"Backend: {session.backend.describe()}. The model's reasoning streams into the "
         "collapsible *Thinking* panel; the answer appears below it. Earlier thinking is not "
         "sent back to the model."
     )

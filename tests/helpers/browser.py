@@ -92,12 +92,17 @@ def served(demo: Any) -> Iterator[str]:
         demo.close()
 
 
-def ask(page: Any, question: str) -> None:
-    """Type a question into the chat box and submit it with Enter."""
+def ask(page: Any, question: str) -> int:
+    """Type a question into the chat box and submit it with Enter.
+
+    Returns how many assistant bubbles there were before, for :func:`wait_reply`.
+    """
     box = page.locator(INPUT)
     box.wait_for(state="visible", timeout=30_000)
+    before = page.locator(BOT_MESSAGE).count()
     box.fill(question)
     box.press("Enter")
+    return before
 
 
 def bot_texts(page: Any) -> list[str]:
@@ -149,6 +154,19 @@ def wait_thought_settled(page: Any, timeout_ms: int = 10_000) -> None:
                    return c && !c.hasAttribute('inert') && !c.getAttribute('style'); }""",
         timeout=timeout_ms,
     )
+
+
+def wait_reply(page: Any, bubbles_before: int, timeout_ms: int = 60_000) -> None:
+    """Wait for a new assistant bubble, then for the generation to end.
+
+    Waiting for "idle" alone races the submission (right after Enter nothing is loading yet).
+    """
+    page.wait_for_function(
+        """(before) => document.querySelectorAll('#chatbot [data-testid="bot"]').length > before""",
+        arg=bubbles_before,
+        timeout=timeout_ms,
+    )
+    wait_idle(page, timeout_ms)
 
 
 def screenshot(page: Any, path: Path) -> Path:

@@ -17,11 +17,11 @@ def normalize_command(
         help="Source format (bespoke, magpie, numina, openr1, s1k, gsm8k, math500, messages), "
         "'auto' to detect it from the columns, or a known Hub dataset id.",
     ),
-    input_source: str = typer.Argument(
-        ...,
-        metavar="INPUT",
+    input_source: str | None = typer.Argument(
+        None,
+        metavar="[INPUT]",
         help="Local file/directory (jsonl, json, parquet, csv, Arrow dir) or Hub dataset id "
-        "(org/name or org/name:config). Use '-' with a Hub id as FORMAT to load that id.",
+        "(org/name or org/name:config). Leave it out when FORMAT is a known Hub id.",
     ),
     output: Path = typer.Option(
         ..., "--output", "-o", help="Where to write: .parquet, .jsonl/.json, or an Arrow directory."
@@ -48,7 +48,7 @@ def normalize_command(
     options = {} if generations is None else {"generations": generations}
     if teacher is not None:
         options["teacher"] = teacher
-    data = None if input_source == "-" else input_source
+    data = None if input_source in (None, "-") else input_source
     try:
         result = normalize(
             format_name,

@@ -86,6 +86,7 @@ from toolkit.formats.base import (
     FormatError,
     Records,
     get_format,
+    hub_defaults,
     hub_id_formats,
     optional_text,
     register_format,
@@ -200,6 +201,7 @@ def _resolve(name_or_format: str | Format, data: Any) -> tuple[str | Format, Any
 
 
 def _source_name(data: Any, revision: str | None) -> str:
+    """``"<name>@<revision>"``: the Hub id (with config), or the file/dataset name."""
     if isinstance(data, str) and not os.path.exists(data):
         return f"{data}@{revision}" if revision else data
     from toolkit.io import describe_source
@@ -254,6 +256,11 @@ def normalize(
     fmt_or_name, data = _resolve(name_or_format, data)
     from toolkit.io import load_table
 
+    if isinstance(data, str) and ":" not in data and not os.path.exists(data):
+        defaults = hub_defaults(data)  # e.g. GSM8K needs its "main" config, MATH-500 is test-only
+        if "config" in defaults:
+            data = f"{data}:{defaults['config']}"
+        split = split or defaults.get("split")
     table = load_table(data, split=split, revision=revision, limit=limit)
     columns = list(table.column_names)
     if isinstance(fmt_or_name, Format):

@@ -140,6 +140,9 @@ class Batch:
         return json.dumps(row, ensure_ascii=False, default=str)
 
 
+_NO_RECORD = (None,) * 8  # the schema part of a quarantined or skipped row
+
+
 class Records:
     """The output of one batch, column by column; :meth:`to_table` finishes it.
 
@@ -160,20 +163,10 @@ class Records:
         self.domain_override = domain
         self.default_domain = default_domain
         self.strict = strict
-        self.problem: list[str | None] = []
-        self.reasoning: list[str | None] = []
-        self.answer: list[str | None] = []
-        self.complete: list[bool | None] = []
-        self.final: list[str | None] = []
-        self.gold: list[str | None] = []
-        self.system: list[str | None] = []
-        self.domain: list[str | None] = []
-        self.position: list[int] = []  # batch position of the source row (for metadata)
-        self.extra: list[dict[str, Any] | None] = []
-        self.q_row: list[int | None] = []
-        self.q_field: list[str | None] = []
-        self.q_reason: list[str | None] = []
-        self.q_raw: list[str | None] = []
+        # One tuple per output row (cheaper than 14 list appends), transposed in to_table:
+        # problem, reasoning, answer, complete, final, gold, system, domain, position, extra,
+        # q_row, q_field, q_reason, q_raw.
+        self.rows: list[tuple[Any, ...]] = []
 
     def add(
         self,
@@ -192,65 +185,39 @@ class Records:
         if not answer and not reasoning:
             self.reject(position, "answer", "no reasoning and no answer")
             return
-        self.problem.append(problem)
-        self.reasoning.append(reasoning)
-        self.answer.append(answer)
-        self.complete.append(reasoning_complete)
-        self.final.append(final_answer)
-        self.gold.append(gold_answer)
-        self.system.append(system)
-        self.domain.append(self.domain_override or domain or self.default_domain)
-        self.position.append(position)
-        self.extra.append(extra)
-        self.q_row.append(None)
-        self.q_field.append(None)
-        self.q_reason.append(None)
-        self.q_raw.append(None)
+        self.rows.append(
+            (
+                problem,
+                reasoning,
+                answer,
+                reasoning_complete,
+                final_answer,
+                gold_answer,
+                system,
+                self.domain_override or domain or self.default_domain,
+                position,
+                extra,
+                None,
+                None,
+                None,
+                None,
+            )
+        )
 
     def skip(self, position: int, reason: str) -> None:
         """Count a candidate that an option deliberately leaves out (OpenR1's unverified
         generations with ``generations="verified"``): not an error, but not silent either —
         the summary reports it. Emitted as a marker row without ``_q_field``."""
-        for column in (
-            self.problem,
-            self.reasoning,
-            self.answer,
-            self.complete,
-            self.final,
-            self.gold,
-            self.system,
-            self.domain,
-            self.extra,
-        ):
-            column.append(None)
-        self.position.append(position)
-        self.q_row.append(self.batch.indices[position])
-        self.q_field.append(None)
-        self.q_reason.append(reason)
-        self.q_raw.append(None)
+        row = self.batch.indices[position]
+        self.rows.append((*_NO_RECORD, position, None, row, None, reason, None))
 
     def reject(self, position: int, field: str, reason: str) -> None:
         """Send the source row at ``position`` to the quarantine (or raise, when strict)."""
         row = self.batch.indices[position]
         if self.strict:
             raise ValueError(f"row {row}: field {field!r}: {reason} (source {self.source})")
-        for column in (
-            self.problem,
-            self.reasoning,
-            self.answer,
-            self.complete,
-            self.final,
-            self.gold,
-            self.system,
-            self.domain,
-            self.extra,
-        ):
-            column.append(None)
-        self.position.append(position)
-        self.q_row.append(row)
-        self.q_field.append(field)
-        self.q_reason.append(reason)
-        self.q_raw.append(self.batch.raw_row(position))
+        raw = self.batch.raw_row(position)
+        self.rows.append((*_NO_RECORD, position, None, row, field, reason, raw))
 
     def to_table(self, members: pa.Array | None) -> pa.Array:
         """The Arrow batch in :data:`MAP_SCHEMA` (schema columns + quarantine columns).
@@ -262,7 +229,23 @@ class Records:
         the hashes read those bytes straight from the Arrow buffers, and the assistant turn of
         ``messages`` is rendered by a vectorized string join.
         """
-        size = len(self.problem)
+        size = len(self.rows)
+        (
+            self.problem,
+            self.reasoning,
+            self.answer,
+            self.complete,
+            self.final,
+            self.gold,
+            self.system,
+            self.domain,
+            self.position,
+            self.extra,
+            self.q_row,
+            self.q_field,
+            self.q_reason,
+            self.q_raw,
+        ) = [list(column) for column in zip(*self.rows, strict=True)] if self.rows else [[]] * 14
         problems = pa.array(self.problem, pa.string())
         reasonings = pa.array(self.reasoning, pa.string())
         answers = pa.array(self.answer, pa.string())
@@ -273,24 +256,17 @@ class Records:
 
         ids: list[str | None] = [None] * size
         problem_ids: list[str | None] = [None] * size
-        sources: list[str | None] = [self.source] * size
-        offsets = [0] * (size + 1)
-        roles: list[str] = []
-        take: list[int] = []  # positions in concat([problems, assistants, systems])
-        extras: list[str] | None = None
         blake2b = hashlib.blake2b
-        end = 0
-        for i in range(size):
-            if self.problem[i] is None:  # quarantined
-                offsets[i + 1] = end
-                sources[i] = None
+        for i, (problem, reasoning) in enumerate(zip(self.problem, self.reasoning, strict=True)):
+            if problem is None:  # quarantined or skipped
                 continue
-            # Same bytes as schema.content_hash(problem) and (problem, reasoning, answer).
+            # The bytes of schema.content_hash(problem) and content_hash(problem, reasoning,
+            # answer), fed straight from the Arrow buffers (no second UTF-8 encoding).
             digest = blake2b(b"\x01", digest_size=8)
             digest.update(problem_bytes[problem_offsets[i] : problem_offsets[i + 1]])
             digest.update(b"\x1f")
             problem_ids[i] = digest.hexdigest()
-            if self.reasoning[i] is None:
+            if reasoning is None:
                 digest.update(b"\x00\x1f\x01")
             else:
                 digest.update(b"\x01")
@@ -300,25 +276,17 @@ class Records:
             digest.update(b"\x1f")
             ids[i] = digest.hexdigest()
 
-            if self.system[i]:
-                roles.append("system")
-                take.append(2 * size + i)
-                end += 1
-            roles.append("user")
-            roles.append("assistant")
-            take.append(i)
-            take.append(size + i)
-            end += 2
-            offsets[i + 1] = end
-
-            extra = self.extra[i]
-            if extra:
-                if extras is None:
-                    extras = [""] * size
-                extras[i] = "".join(
+        extras: list[str] | None = None
+        if any(self.extra):
+            extras = [
+                ""
+                if not extra
+                else "".join(
                     f", {encode_basestring(key)}: {JSON_ENCODER.encode(extra[key])}"
                     for key in sorted(extra)
                 )
+                for extra in self.extra
+            ]
 
         # render_thinking, vectorized: no reasoning → answer; unfinished → "<think>\n" + reasoning.
         complete = pa.array(self.complete, pa.bool_())
@@ -328,15 +296,7 @@ class Records:
         if not pc.all(complete).as_py():  # some unfinished reasoning: no closing tag, no answer
             unfinished = _join(["<think>\n", reasonings])
             assistants = pc.if_else(complete, assistants, unfinished)
-        pieces = [problems, assistants] + ([systems] if systems.null_count < size else [])
-        contents = pa.chunked_array(pieces, pa.string()).take(pa.array(take, pa.int64()))
-        contents = contents.combine_chunks()
-        messages = pa.ListArray.from_arrays(
-            pa.array(offsets, pa.int32()),
-            pa.StructArray.from_arrays(
-                [pa.array(roles, pa.string()), contents], fields=list(_MESSAGE_STRUCT)
-            ),
-        )
+        messages = _messages(problems, assistants, systems)
 
         if members is None:
             body = pa.array([""] * size, pa.string())
@@ -349,7 +309,7 @@ class Records:
         arrays = [
             pa.array(ids, pa.string()),
             pa.array(problem_ids, pa.string()),
-            pa.array(sources, pa.string()),
+            pc.if_else(problems.is_valid(), self.source, pa.scalar(None, pa.string())),
             problems,
             reasonings,
             answers,
@@ -365,6 +325,40 @@ class Records:
             pa.array(self.q_raw, pa.string()),
         ]
         return pa.Table.from_arrays(arrays, schema=MAP_SCHEMA)
+
+
+def _messages(problems: pa.Array, assistants: pa.Array, systems: pa.Array) -> pa.ListArray:
+    """``[system?, user, assistant]`` per record (empty for quarantined rows), built with numpy
+    index arithmetic and one Arrow ``take`` instead of a Python list per row."""
+    size = len(problems)
+    kept = problems.is_valid().to_numpy(zero_copy_only=False)
+    has_system = systems.is_valid().to_numpy(zero_copy_only=False) & kept
+    if has_system.any():
+        has_system &= pc.not_equal(systems, "").fill_null(False).to_numpy(zero_copy_only=False)
+    turns = kept.astype(np.int32) * 2 + has_system
+    offsets = np.zeros(size + 1, dtype=np.int32)
+    np.cumsum(turns, out=offsets[1:])
+    rows = np.arange(size)
+    user_at = offsets[:-1] + has_system
+    take = np.empty(offsets[-1], dtype=np.int64)
+    codes = np.empty(offsets[-1], dtype=np.int8)  # 0 system, 1 user, 2 assistant
+    take[user_at[kept]] = rows[kept]
+    codes[user_at[kept]] = 1
+    take[user_at[kept] + 1] = rows[kept] + size
+    codes[user_at[kept] + 1] = 2
+    take[offsets[:-1][has_system]] = rows[has_system] + 2 * size
+    codes[offsets[:-1][has_system]] = 0
+    contents = pa.chunked_array([problems, assistants, systems], pa.string()).take(take)
+    roles = _ROLES.take(pa.array(codes))
+    return pa.ListArray.from_arrays(
+        pa.array(offsets),
+        pa.StructArray.from_arrays(
+            [roles, contents.combine_chunks()], fields=list(_MESSAGE_STRUCT)
+        ),
+    )
+
+
+_ROLES = pa.array(["system", "user", "assistant"], pa.string())
 
 
 def _join(parts: list[pa.Array | str]) -> pa.Array:
@@ -414,6 +408,9 @@ class Format:
     consumed: ClassVar[tuple[str, ...]] = ()
     #: Hub dataset ids that are known to be in this format.
     hub_ids: ClassVar[tuple[str, ...]] = ()
+    #: Loading defaults of those ids where ``load_dataset``'s own would fail: the config of a
+    #: multi-config dataset, the split of a test-only one (``{"org/name": {"config": "main"}}``).
+    hub_defaults: ClassVar[dict[str, dict[str, str]]] = {}
     #: Default ``domain`` of its records.
     domain: ClassVar[str] = "math"
     #: Options accepted by ``__init__`` (``normalize(..., **options)``) with their defaults.
@@ -480,6 +477,16 @@ def get_format(name: str) -> type[Format]:
         raise FormatError(
             f"unknown format {name!r}; known formats: {', '.join(sorted(REGISTRY))}, or 'auto'"
         ) from None
+
+
+def hub_defaults(hub_id: str) -> dict[str, str]:
+    """The loading defaults (``config``, ``split``) registered for a Hub id, if any."""
+    wanted = hub_id.lower()
+    for cls in REGISTRY.values():
+        for known, defaults in cls.hub_defaults.items():
+            if known.lower() == wanted:
+                return defaults
+    return {}
 
 
 def hub_id_formats() -> dict[str, str]:

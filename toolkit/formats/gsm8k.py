@@ -9,6 +9,7 @@ its reference answer cannot be known.
 from __future__ import annotations
 
 import re
+from typing import ClassVar
 
 from toolkit.formats.base import BadRow, Batch, Format, Records, register_format, require_text
 
@@ -35,6 +36,10 @@ class Gsm8kFormat(Format):
     required = ("question", "answer")
     consumed = ("question", "answer")
     hub_ids = ("openai/gsm8k", "gsm8k")
+    hub_defaults: ClassVar[dict[str, dict[str, str]]] = {
+        "openai/gsm8k": {"config": "main"},
+        "gsm8k": {"config": "main"},
+    }
 
     def convert(self, batch: Batch, out: Records) -> None:
         for i, (question, answer) in enumerate(

@@ -8,6 +8,8 @@ reasoning), ``final_answer`` its last ``\\boxed{}``, ``gold_answer`` the ``answe
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from toolkit.formats.base import (
     BadRow,
     Batch,
@@ -28,6 +30,9 @@ class Math500Format(Format):
     signature = ("unique_id",)
     consumed = ("problem", "solution", "answer")
     hub_ids = ("HuggingFaceH4/MATH-500",)
+    hub_defaults: ClassVar[dict[str, dict[str, str]]] = {
+        "HuggingFaceH4/MATH-500": {"split": "test"}
+    }
 
     def convert(self, batch: Batch, out: Records) -> None:
         answers = batch.column("answer")

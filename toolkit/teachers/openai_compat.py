@@ -139,13 +139,18 @@ class OpenAICompatTeacher:
         try:
             async with asyncio.timeout(self.timeout):
                 if request.stream:
-                    status, headers, lines = await pool.stream_lines("POST", "/chat/completions", body)
-                    if status >= 400:
-                        text = "\n".join([line async for line in lines])
-                        raise _status_error(status, text, headers)
-                    chunks = [json.loads(data) async for data in _sse_data(lines)]
-                    async for _ in lines:  # drain to the end so the connection can be reused
-                        pass
+                    status, headers, lines = await pool.stream_lines(
+                        "POST", "/chat/completions", body
+                    )
+                    try:
+                        if status >= 400:
+                            text = "\n".join([line async for line in lines])
+                            raise _status_error(status, text, headers)
+                        chunks = [json.loads(data) async for data in _sse_data(lines)]
+                        async for _ in lines:  # read to the end so the connection is reusable
+                            pass
+                    finally:
+                        await lines.aclose()  # on timeout/cancel: close the socket, free the slot
                     payload = _merge_stream_chunks(chunks)
                 else:
                     response = await pool.request("POST", "/chat/completions", body)

@@ -60,7 +60,7 @@ def check_vocabularies(
             f"{getattr(student_tokenizer, 'name_or_path', '')!r} has {len(student_vocab)} tokens "
             f"({student_width} logits); {differing} token↔id entries differ. Logits distillation "
             "compares the two next-token distributions id by id, so both models must share one "
-            "tokenizer. Fix: pick a teacher from the student's family (e.g. an R1-distill of the "
+            "tokenizer. Fix: pick a teacher from the same family as the student (e.g. an R1-distill of the "
             "same base), or generate text traces with the teacher (`toolkit generate`) and train "
             "with `task: sft`, or use TRL's cross-tokenizer GOLD trainer (trl.experimental.gold, "
             "use_uld_loss=True)."

@@ -106,6 +106,9 @@ class ParamsConfig:
     #: Init of new embedding rows: ``text`` = mean of the tokens of the literal text, ``mean`` = mean row.
     think_token_init: str = "text"
     attn_implementation: str | None = None
+    #: CPU only: torch intra-op threads (``None`` = torch's default). On a shared or small CPU,
+    #: 1 thread avoids oversubscription, which can make each step several times slower.
+    cpu_threads: int | None = None
     dataloader_num_workers: int = 0
     dataset_num_proc: int | None = None
 
@@ -251,17 +254,24 @@ def substitute_env(value: Any, *, where: str = "", missing: list[str] | None = N
     return result
 
 
-def env_names(value: Any) -> list[str]:
-    """Names of the environment variables a raw recipe refers to (for remote job secrets)."""
+def env_names(value: Any, *, required_only: bool = False) -> list[str]:
+    """Names of the environment variables a raw recipe refers to (for remote job secrets).
+
+    ``required_only`` leaves out ``${NAME:-default}`` references, which work unset.
+    """
     found: list[str] = []
     if isinstance(value, dict):
         for v in value.values():
-            found += env_names(v)
+            found += env_names(v, required_only=required_only)
     elif isinstance(value, list):
         for v in value:
-            found += env_names(v)
+            found += env_names(v, required_only=required_only)
     elif isinstance(value, str):
-        found += [m.group(1) for m in _ENV_PATTERN.finditer(value)]
+        found += [
+            m.group(1)
+            for m in _ENV_PATTERN.finditer(value)
+            if not (required_only and m.group(2) is not None)
+        ]
     return list(dict.fromkeys(found))
 
 
@@ -416,6 +426,8 @@ def recipe_from_dict(raw: dict[str, Any], *, name: str = "") -> Recipe:
     if isinstance(values.get("data"), str):
         values["data"] = {"path": values["data"]}
     recipe = _build(Recipe, values, "")
+    if isinstance(recipe.peft.target_modules, str) and "," in recipe.peft.target_modules:
+        recipe.peft.target_modules = [m.strip() for m in recipe.peft.target_modules.split(",") if m.strip()]
     if not recipe.name:
         recipe.name = name or _slug(recipe.base_model.split("/")[-1] or "run")
     if not recipe.output_dir:

@@ -7,12 +7,13 @@ Jobs CLI), printed for the user to inspect or, with ``--submit``, executed.
 
 The job carries the recipe inline (base64 in an environment variable) with its ``${ENV}``
 references *unresolved*; every referenced name is passed with ``--secrets NAME``, so tokens are
-read from the submitting shell by the ``hf`` CLI and never appear in the command line or logs.
+read from the submitting shell by the ``hf`` CLI (``${NAME:-default}`` ones only when set there) and never appear in the command line or logs.
 """
 
 from __future__ import annotations
 
 import base64
+import os
 import re
 import shlex
 import subprocess
@@ -22,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from toolkit.train.recipe import ACCELERATE_CONFIGS, LoadedRecipe, RecipeError
+from toolkit.train.recipe import ACCELERATE_CONFIGS, LoadedRecipe, RecipeError, env_names
 
 #: GPUs per HF Jobs flavor (``hf jobs run --help`` lists the flavors).
 FLAVOR_GPUS = {
@@ -105,7 +106,10 @@ def hf_jobs_command(
     # The job writes into its own disk; results leave through hub.push.
     raw["output_dir"] = f"/tmp/runs/{recipe.name}"
     encoded = base64.b64encode(yaml.safe_dump(raw, sort_keys=False).encode()).decode()
-    secrets = list(dict.fromkeys([*loaded.env_names, *remote.secrets, "HF_TOKEN"]))
+    # ${NAME} without default must reach the job; ${NAME:-default} only when set here.
+    required = env_names(loaded.raw, required_only=True)
+    optional = [n for n in loaded.env_names if n not in required and n in os.environ]
+    secrets = list(dict.fromkeys(["HF_TOKEN", *required, *optional, *remote.secrets]))
     train = shlex.join(["toolkit", "train", REMOTE_RECIPE_PATH])
     if gpus > 1 or remote.accelerate:
         config = remote.accelerate or "zero3"

@@ -218,6 +218,11 @@ def prepare(recipe: Recipe) -> Prepared:
 
     check_hardware(recipe)
     bf16 = use_bf16(recipe)
+    if recipe.params.cpu_threads:
+        import torch
+
+        if not torch.cuda.is_available():
+            torch.set_num_threads(recipe.params.cpu_threads)
     model_path = resolve_model(recipe.base_model)
     table, data_info = load_traces(recipe.data)
     tokenizer = load_tokenizer(model_path)
