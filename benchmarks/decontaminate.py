@@ -31,17 +31,58 @@ FILES = {
     "gpqa_diamond": "gpqa_diamond.csv",
 }
 VOCAB = [
-    "find", "the", "value", "of", "integer", "sum", "triangle", "circle", "radius", "area",
-    "probability", "prime", "number", "positive", "real", "solutions", "equation", "function",
-    "polynomial", "roots", "sequence", "terms", "digits", "remainder", "divided", "angle",
-    "square", "side", "length", "points", "plane", "line", "minimum", "maximum", "expected",
-    "coins", "dice", "ways", "arrange", "letters", "matrix", "vector", "complex", "modulo",
+    "find",
+    "the",
+    "value",
+    "of",
+    "integer",
+    "sum",
+    "triangle",
+    "circle",
+    "radius",
+    "area",
+    "probability",
+    "prime",
+    "number",
+    "positive",
+    "real",
+    "solutions",
+    "equation",
+    "function",
+    "polynomial",
+    "roots",
+    "sequence",
+    "terms",
+    "digits",
+    "remainder",
+    "divided",
+    "angle",
+    "square",
+    "side",
+    "length",
+    "points",
+    "plane",
+    "line",
+    "minimum",
+    "maximum",
+    "expected",
+    "coins",
+    "dice",
+    "ways",
+    "arrange",
+    "letters",
+    "matrix",
+    "vector",
+    "complex",
+    "modulo",
 ]
 
 
 def synthetic_sentence(rng: random.Random, words: int) -> str:
-    return " ".join(rng.choice(VOCAB) + (str(rng.randint(0, 99)) if rng.random() < 0.3 else "")
-                    for _ in range(words))
+    return " ".join(
+        rng.choice(VOCAB) + (str(rng.randint(0, 99)) if rng.random() < 0.3 else "")
+        for _ in range(words)
+    )
 
 
 def prepare_benchmarks(folder: Path, rng: random.Random) -> list[str]:
@@ -57,15 +98,23 @@ def prepare_benchmarks(folder: Path, rng: random.Random) -> list[str]:
         if name == "gpqa_diamond":
             with (folder / file_name).open("w", newline="") as handle:
                 writer = csv.writer(handle)
-                writer.writerow(["Question", "Correct Answer", "Incorrect Answer 1",
-                                 "Incorrect Answer 2", "Incorrect Answer 3"])
+                writer.writerow(
+                    [
+                        "Question",
+                        "Correct Answer",
+                        "Incorrect Answer 1",
+                        "Incorrect Answer 2",
+                        "Incorrect Answer 3",
+                    ]
+                )
                 for _ in range(198):
                     writer.writerow([synthetic_sentence(rng, 80), "a", "b", "c", "d"])
         else:
             with (folder / file_name).open("w") as handle:
                 for _ in range(30):
-                    handle.write(json.dumps({"problem": synthetic_sentence(rng, 60),
-                                             "answer": "1"}) + "\n")
+                    handle.write(
+                        json.dumps({"problem": synthetic_sentence(rng, 60), "answer": "1"}) + "\n"
+                    )
         notes.append(f"{name}: synthetic stand-in")
     return notes
 
@@ -78,7 +127,7 @@ def main() -> None:
 
     import datasets
 
-    from toolkit.curate import DEFAULT_BENCHMARKS, decontaminate
+    from toolkit.curate import DEFAULT_BENCHMARKS, decontaminate, normalize_text
     from toolkit.evaluate.tasks import get_benchmark
 
     rng = random.Random(0)
@@ -93,10 +142,10 @@ def main() -> None:
         for row in range(args.rows):
             text = synthetic_sentence(rng, rng.randint(30, 90))
             if row % 100 == 0:
-                words = rng.choice(rng.choice(sources)).split()
+                words = normalize_text(rng.choice(rng.choice(sources))).split()
                 if len(words) >= args.ngram + 2:
                     start = rng.randint(0, len(words) - args.ngram)
-                    text = f"{text} {' '.join(words[start:start + args.ngram])} {text[:40]}"
+                    text = f"{text} {' '.join(words[start : start + args.ngram])} {text[:40]}"
                     planted.add(row)
             problems.append(text)
         dataset = datasets.Dataset.from_dict({"problem": problems})
@@ -107,16 +156,18 @@ def main() -> None:
         started = time.perf_counter()
         flagged, report = decontaminate(dataset, ngram=args.ngram, remove=False)
         elapsed = time.perf_counter() - started
-        hit_rows = {
-            i for i in range(len(flagged))
-            if any(flagged[f"contaminated_{n}"][i] for n in DEFAULT_BENCHMARKS)
-        }
+        columns = [flagged[f"contaminated_{n}"] for n in DEFAULT_BENCHMARKS]
+        hit_rows = {i for i, flags in enumerate(zip(*columns, strict=True)) if any(flags)}
         rate = len(dataset) / elapsed
-        print(f"decontaminate ({args.ngram}-grams, 5 benchmarks): {rate:,.0f} rows/s "
-              f"({elapsed:.2f} s, includes loading the benchmarks; target >= 20,000 rows/s)")
+        print(
+            f"decontaminate ({args.ngram}-grams, 5 benchmarks): {rate:,.0f} rows/s "
+            f"({elapsed:.2f} s, includes loading the benchmarks; target >= 20,000 rows/s)"
+        )
         print(f"flagged per benchmark: {report.params['flagged']}")
-        print(f"planted found: {len(planted & hit_rows)}/{len(planted)}; "
-              f"flagged but not planted: {len(hit_rows - planted)}")
+        print(
+            f"planted found: {len(planted & hit_rows)}/{len(planted)}; "
+            f"flagged but not planted: {len(hit_rows - planted)}"
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

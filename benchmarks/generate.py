@@ -18,7 +18,6 @@ Targets (issue 3): >= 80 % of ideal at concurrency 256, < 2 ms client CPU per re
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import sys
@@ -32,7 +31,7 @@ sys.path.insert(0, str(REPO))
 import datasets  # noqa: E402
 
 from tests.helpers.servers import SubprocessServer  # noqa: E402
-from toolkit.generate import GenerateConfig, agenerate  # noqa: E402
+from toolkit.generate import GenerateConfig, agenerate, run_event_loop  # noqa: E402
 from toolkit.teachers.openai_compat import OpenAICompatTeacher  # noqa: E402
 
 MODEL = "teacher"
@@ -44,14 +43,16 @@ def problems(count: int, offset: int = 0) -> datasets.Dataset:
     )
 
 
-def run_toolkit(url: str, concurrency: int, requests: int, transport: str, offset: int) -> dict:
+def run_toolkit(
+    url: str, concurrency: int, requests: int, transport: str, offset: int, loop: str = "auto"
+) -> dict:
     """One engine run: n=1 per problem, so requests == problems (retries would show up too)."""
     table = problems(requests, offset)
     teacher = OpenAICompatTeacher(MODEL, url + "/v1", transport=transport, timeout=60)
     config = GenerateConfig(n=1, concurrency=concurrency, progress=False, max_tokens=4096)
     with tempfile.TemporaryDirectory() as state:
         cpu0, wall0 = time.process_time(), time.perf_counter()
-        result = asyncio.run(agenerate(table, teacher, config, state_dir=state))
+        result = run_event_loop(agenerate(table, teacher, config, state_dir=state), loop)
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     summary = result.summary
     if summary.completed != requests or len(result.dataset) != requests:
@@ -86,6 +87,25 @@ def run_sequential(url: str, requests: int) -> dict:
     return {"requests": requests, "wall": wall, "cpu": cpu}
 
 
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user + system) the server process has used so far, from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def loop_label(loop: str) -> str:
+    if loop != "auto":
+        return loop
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency", type=float, default=0.2)
@@ -113,21 +133,26 @@ def main() -> None:
         reasoning_chars=args.reasoning_chars,
         fixed_response=True,
     ) as server:
+        pid = server.process.pid  # type: ignore[union-attr]
         # Warm-up: imports, connection pool, first-call costs.
         run_toolkit(server.url, 32, 64, "http11", offset=10**7)
         rows = []
+        before = server_cpu(pid)
         seq = run_sequential(server.url, args.sequential_requests)
+        seq["server_cpu"] = server_cpu(pid) - before
         rows.append(("sequential loop (seed recipe, openai client)", 1, seq))
         offset = 0
-        plan = [(64, "http11"), (256, "http11")]
+        plan = [(64, "http11", "auto"), (256, "http11", "auto"), (256, "http11", "asyncio")]
         if not args.skip_slow_transports:
-            plan += [(256, "httpx"), (256, "openai")]
-        for concurrency, transport in plan:
+            plan += [(256, "httpx", "auto"), (256, "openai", "auto")]
+        for concurrency, transport, loop in plan:
             count = concurrency * args.requests_per_slot
-            result = run_toolkit(server.url, concurrency, count, transport, offset)
+            before = server_cpu(pid)
+            result = run_toolkit(server.url, concurrency, count, transport, offset, loop)
+            result["server_cpu"] = server_cpu(pid) - before
             offset += count
-            label = f"toolkit c={concurrency} ({transport} transport)"
-            rows.append((label, concurrency, result))
+            loop_name = loop_label(loop)
+            rows.append((f"toolkit c={concurrency} {transport}, {loop_name}", concurrency, result))
 
     print(
         f"\nteacher: loopback OpenAI-compatible server in a separate process, "
@@ -135,7 +160,7 @@ def main() -> None:
     )
     header = (
         f"{'run':<46} {'req':>6} {'req/s':>8} {'ideal':>8} {'% ideal':>8} {'CPU ms/req':>11}"
-        f" {'engine req/s':>13} {'% ideal':>8}"
+        f" {'engine req/s':>13} {'% ideal':>8} {'server CPU ms/req':>18}"
     )
     print(header)
     print("-" * len(header))
@@ -144,9 +169,11 @@ def main() -> None:
         ideal = concurrency / args.latency
         cpu_ms = 1000 * result["cpu"] / result["requests"]
         engine = result["requests"] / result.get("engine_wall", result["wall"])
+        server_ms = 1000 * result["server_cpu"] / result["requests"]
         print(
             f"{label:<46} {result['requests']:>6} {rate:>8.1f} {ideal:>8.1f} "
             f"{100 * rate / ideal:>7.1f}% {cpu_ms:>11.2f} {engine:>13.1f} {100 * engine / ideal:>7.1f}%"
+            f" {server_ms:>18.2f}"
         )
     seq_rate = rows[0][2]["requests"] / rows[0][2]["wall"]
     best = rows[2][2]["requests"] / rows[2][2]["wall"]

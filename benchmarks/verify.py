@@ -36,7 +36,13 @@ def load_golds() -> tuple[list[str], str]:
         kind = i % 5
         a, b = rng.randint(1, 99), rng.randint(2, 40)
         golds.append(
-            [str(a), f"\\frac{{{a}}}{{{b}}}", f"{a}\\sqrt{{{b}}}", f"[{a}, {a + b})", f"({a}, {b})"][kind]
+            [
+                str(a),
+                f"\\frac{{{a}}}{{{b}}}",
+                f"{a}\\sqrt{{{b}}}",
+                f"[{a}, {a + b})",
+                f"({a}, {b})",
+            ][kind]
         )
     return golds, "synthetic"
 
@@ -71,7 +77,11 @@ def plain_loop(predictions: list[str], golds: list[str]) -> list[bool]:
 
     config = math_extraction_config()
     return [
-        bool(verify(parse(wrap_gold(g), extraction_config=config), parse(p, extraction_config=config)))
+        bool(
+            verify(
+                parse(wrap_gold(g), extraction_config=config), parse(p, extraction_config=config)
+            )
+        )
         for p, g in zip(predictions, golds, strict=True)
     ]
 
@@ -96,7 +106,11 @@ def main() -> None:
     loop_s = time.perf_counter() - started
 
     dataset = datasets.Dataset.from_dict(
-        {"answer": predictions, "final_answer": [None] * len(predictions), "gold_answer": gold_list},
+        {
+            "answer": predictions,
+            "final_answer": [None] * len(predictions),
+            "gold_answer": gold_list,
+        },
         features=datasets.Features(
             {
                 "answer": datasets.Value("string"),

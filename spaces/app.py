@@ -27,7 +27,14 @@ for _root in (_HERE, _HERE.parent):
             sys.path.insert(0, str(_root))
         break
 
-from toolkit.space import BackendUnavailable, SpaceSettings, build_demo, make_backend  # noqa: E402
+try:
+    from toolkit.space import BackendUnavailable, SpaceSettings, build_demo, make_backend
+except ImportError as error:  # a Space uploaded without its toolkit/ folder
+    raise SystemExit(
+        f"cannot import the toolkit ({error}). Upload this folder with "
+        ".github/scripts/sync_space.sh (it adds toolkit/ next to app.py), or add the package "
+        "to requirements.txt, e.g. 'r1-distill-toolkit @ git+https://github.com/ORG/REPO'."
+    ) from None
 
 log = logging.getLogger("space")
 

@@ -41,31 +41,40 @@ def _graded(pairs: list[tuple[str, bool | None, str | None]]) -> datasets.Datase
 
 
 def test_correct_only_counts_reasons():
-    data = _graded([
-        ("p1", True, None), ("p2", False, None), ("p3", None, "gold_unparseable"),
-        ("p4", True, None), ("p5", None, "timeout"),
-    ])
+    data = _graded(
+        [
+            ("p1", True, None),
+            ("p2", False, None),
+            ("p3", None, "gold_unparseable"),
+            ("p4", True, None),
+            ("p5", None, "timeout"),
+        ]
+    )
     kept, report = correct_only(data)
     assert kept["problem"] == ["p1", "p4"]
     assert (report.rows_in, report.rows_out, report.removed) == (5, 2, 3)
     assert report.removed_by_reason == {
-        "incorrect": 1, "ungradable:gold_unparseable": 1, "ungradable:timeout": 1,
+        "incorrect": 1,
+        "ungradable:gold_unparseable": 1,
+        "ungradable:timeout": 1,
     }
     kept, report = correct_only(data, keep_ungradable=True)
     assert kept["problem"] == ["p1", "p3", "p4", "p5"]
 
 
 def test_correct_only_needs_verification():
-    with pytest.raises(ValueError, match="no 'correct' column.*toolkit verify"):
+    with pytest.raises(ValueError, match=r"no 'correct' column.*toolkit verify"):
         correct_only(_dataset([{"problem": "p", "answer": "a"}]))
 
 
 def test_complete_only():
-    data = _dataset([
-        {"problem": "a", "reasoning": "r", "answer": "x"},
-        {"problem": "b", "reasoning": "r", "answer": "", "reasoning_complete": False},
-        {"problem": "c", "reasoning": "r", "answer": "  "},
-    ])
+    data = _dataset(
+        [
+            {"problem": "a", "reasoning": "r", "answer": "x"},
+            {"problem": "b", "reasoning": "r", "answer": "", "reasoning_complete": False},
+            {"problem": "c", "reasoning": "r", "answer": "  "},
+        ]
+    )
     kept, report = complete_only(data)
     assert kept["problem"] == ["a"]
     assert report.removed_by_reason == {"reasoning_incomplete": 1, "empty_answer": 1}
@@ -73,12 +82,14 @@ def test_complete_only():
 
 def test_length_filter_estimate_and_tokenizer():
     assert estimate_tokens("Let x = 2, so x^2 = 4.") == 12
-    data = _dataset([
-        {"problem": "short", "reasoning": "one two", "answer": "a"},
-        {"problem": "mid", "reasoning": " ".join(["w"] * 50), "answer": "a"},
-        {"problem": "long", "reasoning": " ".join(["w"] * 500), "answer": "a"},
-        {"problem": "none", "reasoning": None, "answer": "a"},
-    ])
+    data = _dataset(
+        [
+            {"problem": "short", "reasoning": "one two", "answer": "a"},
+            {"problem": "mid", "reasoning": " ".join(["w"] * 50), "answer": "a"},
+            {"problem": "long", "reasoning": " ".join(["w"] * 500), "answer": "a"},
+            {"problem": "none", "reasoning": None, "answer": "a"},
+        ]
+    )
     kept, report = length_filter(data, min_tokens=10, max_tokens=100)
     assert kept["problem"] == ["mid"]
     assert report.removed_by_reason == {"too_short": 2, "too_long": 1}
@@ -97,11 +108,13 @@ def test_length_filter_estimate_and_tokenizer():
 
 
 def test_exact_dedup_normalises_case_space_and_punctuation():
-    data = _dataset([
-        {"problem": "What is 2+2?", "reasoning": "Two plus two.", "answer": "4"},
-        {"problem": "what is 2 + 2", "reasoning": "two   plus two", "answer": "4."},
-        {"problem": "What is 2+3?", "reasoning": "Two plus three.", "answer": "5"},
-    ])
+    data = _dataset(
+        [
+            {"problem": "What is 2+2?", "reasoning": "Two plus two.", "answer": "4"},
+            {"problem": "what is 2 + 2", "reasoning": "two   plus two", "answer": "4."},
+            {"problem": "What is 2+3?", "reasoning": "Two plus three.", "answer": "5"},
+        ]
+    )
     kept, report = dedup(data)
     assert kept["problem"] == ["What is 2+2?", "What is 2+3?"]
     assert report.removed_by_reason == {"exact_duplicate": 1}
@@ -110,13 +123,15 @@ def test_exact_dedup_normalises_case_space_and_punctuation():
 def test_near_dedup_minhash_removes_planted_near_copy_only():
     words = [f"word{i}" for i in range(200)]
     base = " ".join(words)
-    near = " ".join(words[:150] + ["changed"] + words[151:])  # one word of 200 differs
+    near = " ".join([*words[:150], "changed", *words[151:]])  # one word of 200 differs
     other = " ".join(f"other{i}" for i in range(200))
-    data = _dataset([
-        {"problem": "p", "reasoning": base, "answer": "a"},
-        {"problem": "p", "reasoning": near, "answer": "a"},
-        {"problem": "p", "reasoning": other, "answer": "a"},
-    ])
+    data = _dataset(
+        [
+            {"problem": "p", "reasoning": base, "answer": "a"},
+            {"problem": "p", "reasoning": near, "answer": "a"},
+            {"problem": "p", "reasoning": other, "answer": "a"},
+        ]
+    )
     kept, report = dedup(data, near=False)
     assert report.removed == 0
     kept, report = dedup(data, near=True, threshold=0.8)
@@ -158,19 +173,32 @@ def test_decontaminate_planted_overlaps(tmp_path, monkeypatch, hub_offline):
     bench = tmp_path / "bench"
     bench.mkdir()
     _write_jsonl(bench / "aime24_test.jsonl", [{"problem": AIME_PROBLEM, "answer": "231"}])
-    _write_jsonl(bench / "math500_test.jsonl", [{"problem": "Compute the sum of all prime numbers "
-                 "less than one hundred and express it in base ten.", "answer": "1060"}])
+    _write_jsonl(
+        bench / "math500_test.jsonl",
+        [
+            {
+                "problem": "Compute the sum of all prime numbers "
+                "less than one hundred and express it in base ten.",
+                "answer": "1060",
+            }
+        ],
+    )
     monkeypatch.setenv("TOOLKIT_BENCHMARK_DIR", str(bench))
     rows = [
         # 10 consecutive words of the AIME problem, different case and punctuation: flagged.
-        {"problem": "Warm-up. FIND the number of ordered pairs of positive integers (m,n) "
-                    "where it works!", "answer": "x"},
+        {
+            "problem": "Warm-up. FIND the number of ordered pairs of positive integers (m,n) "
+            "where it works!",
+            "answer": "x",
+        },
         # Only 7 consecutive words in common: not an 8-gram overlap.
         {"problem": "count the number of ordered pairs of positive apples", "answer": "x"},
         {"problem": "Compute the sum of all prime numbers less than one hundred.", "answer": "x"},
         {"problem": "A completely unrelated question about triangles.", "answer": "x"},
-        {"problem": "Our private set says: the quick brown fox jumps over the lazy dog today.",
-         "answer": "x"},
+        {
+            "problem": "Our private set says: the quick brown fox jumps over the lazy dog today.",
+            "answer": "x",
+        },
     ]
     data = _dataset(rows)
     kept, report = decontaminate(
@@ -180,7 +208,9 @@ def test_decontaminate_planted_overlaps(tmp_path, monkeypatch, hub_offline):
     )
     assert kept["problem"] == [rows[1]["problem"], rows[3]["problem"]]
     assert report.removed_by_reason == {
-        "contaminated:aime24": 1, "contaminated:math500": 1, "contaminated:private": 1,
+        "contaminated:aime24": 1,
+        "contaminated:math500": 1,
+        "contaminated:private": 1,
     }
     assert report.params["flagged"] == {"aime24": 1, "math500": 1, "private": 1}
     # Offline and without local files, these cannot load: named, never silently skipped.
@@ -208,8 +238,12 @@ def test_decontaminate_against_real_benchmark_files(shared_data, monkeypatch):
 
 def test_pass_rate_groups_samples_per_problem():
     rows, correct = [], []
-    for problem, verdicts in {"easy": [1, 1, 1, 1], "mid": [1, 0, 1, 0], "hard": [0, 0, 0, 0],
-                              "bad": [None, None]}.items():
+    for problem, verdicts in {
+        "easy": [1, 1, 1, 1],
+        "mid": [1, 0, 1, 0],
+        "hard": [0, 0, 0, 0],
+        "bad": [None, None],
+    }.items():
         for v in verdicts:
             rows.append({"problem": problem, "answer": "a", "reasoning": "r"})
             correct.append(None if v is None else bool(v))
@@ -218,18 +252,22 @@ def test_pass_rate_groups_samples_per_problem():
     assert set(kept["problem"]) == {"mid"}
     assert kept["pass_rate"] == [0.5] * 4
     assert report.removed_by_reason == {
-        "pass_rate_above_hi": 4, "pass_rate_below_lo": 4, "no_graded_samples": 2,
+        "pass_rate_above_hi": 4,
+        "pass_rate_below_lo": 4,
+        "no_graded_samples": 2,
     }
     with pytest.raises(ValueError, match="lo <= hi"):
         pass_rate(data, 0.9, 0.1)
 
 
 def test_pipeline_and_lineage_sidecar(tmp_path):
-    data = _dataset([
-        {"problem": "a", "reasoning": "r r r", "answer": "x"},
-        {"problem": "a", "reasoning": "r r r", "answer": "x"},
-        {"problem": "b", "reasoning": "r", "answer": "", "reasoning_complete": False},
-    ])
+    data = _dataset(
+        [
+            {"problem": "a", "reasoning": "r r r", "answer": "x"},
+            {"problem": "a", "reasoning": "r r r", "answer": "x"},
+            {"problem": "b", "reasoning": "r", "answer": "", "reasoning_complete": False},
+        ]
+    )
     out, reports = curate(data, ["complete_only", ("dedup", {"fields": ("problem",)})])
     assert len(out) == 1
     assert [r.step for r in reports] == ["complete_only", "dedup"]
@@ -243,18 +281,21 @@ def test_pipeline_and_lineage_sidecar(tmp_path):
 
 
 def test_cli_curate_chain_keeps_lineage(tmp_path):
-    data = _dataset([
-        {"problem": "a", "reasoning": "r", "answer": "x"},
-        {"problem": "a", "reasoning": "r", "answer": "x"},
-        {"problem": "b", "reasoning": "r", "answer": "", "reasoning_complete": False},
-    ])
+    data = _dataset(
+        [
+            {"problem": "a", "reasoning": "r", "answer": "x"},
+            {"problem": "a", "reasoning": "r", "answer": "x"},
+            {"problem": "b", "reasoning": "r", "answer": "", "reasoning_complete": False},
+        ]
+    )
     source = tmp_path / "in.parquet"
     data.to_parquet(str(source))
     runner = CliRunner()
     first = runner.invoke(app, ["curate", "dedup", str(source), "-o", str(tmp_path / "d.parquet")])
     assert first.exit_code == 0, first.output
     second = runner.invoke(
-        app, ["curate", "complete-only", str(tmp_path / "d.parquet"), "-o", str(tmp_path / "c.jsonl")]
+        app,
+        ["curate", "complete-only", str(tmp_path / "d.parquet"), "-o", str(tmp_path / "c.jsonl")],
     )
     assert second.exit_code == 0, second.output
     assert "removed 1 (reasoning_incomplete: 1)" in second.output

@@ -45,9 +45,7 @@ def test_generation_stops_at_end_of_turn_token(tiny_model_dir):
     params = SamplingParams(max_new_tokens=8, greedy=True)
     chat = [CHATS[0]]
     encoded = backend.tokenizer(backend.render(chat[0]), return_tensors="pt")
-    output = backend.model.generate(
-        **encoded, generation_config=backend.generation_config(params)
-    )
+    output = backend.model.generate(**encoded, generation_config=backend.generation_config(params))
     new = output[0, encoded["input_ids"].shape[1] :].tolist()
     stop_token = new[2]
     first = new.index(stop_token)

@@ -225,12 +225,42 @@ def test_comparison_table_and_cli(data_files, tmp_path, monkeypatch):
 
 
 def test_cli_eval_with_tiny_model(tiny_model_dir, data_files, tmp_path):
+    import torch
+
     out = tmp_path / "eval"
+    threads = torch.get_num_threads()
+    try:
+        result = _invoke_eval(tiny_model_dir, data_files, out)
+        assert torch.get_num_threads() == 1  # --threads 1
+    finally:
+        torch.set_num_threads(threads)
+    assert result.exit_code == 0, result.output
+    results = load_results(out)
+    assert results["model"]["backend"] == "transformers"
+    assert results["model"]["revision"].startswith("sha256:")
+    assert results["protocol"]["prefilled_thinking"] is False
+    for task in ("gsm8k", "gpqa_diamond"):
+        entry = results["tasks"][task]
+        assert entry["num_samples"] == 4
+        # 6 new tokens from a random model: every sample is cut off at the limit.
+        assert entry["reasoning"]["share_truncated"] == 1.0
+    details = pd.read_parquet(out / "details.parquet")
+    assert (details["completion_tokens"] == 6).all()
+
     result = CliRunner().invoke(
+        app, ["eval", str(tiny_model_dir), "--data-file", "oops", "-o", "x"]
+    )
+    assert result.exit_code == 1 and "TASK=PATH" in " ".join(result.output.split())
+
+
+def _invoke_eval(tiny_model_dir, data_files, out):
+    return CliRunner().invoke(
         app,
         [
             "eval",
             str(tiny_model_dir),
+            "--threads",
+            "1",
             "--tasks",
             "gsm8k,gpqa_diamond",
             "-n",
@@ -247,17 +277,37 @@ def test_cli_eval_with_tiny_model(tiny_model_dir, data_files, tmp_path):
             str(out),
         ],
     )
-    assert result.exit_code == 0, result.output
-    results = load_results(out)
-    assert results["model"]["backend"] == "transformers"
-    assert results["model"]["revision"].startswith("sha256:")
-    for task in ("gsm8k", "gpqa_diamond"):
-        entry = results["tasks"][task]
-        assert entry["num_samples"] == 4
-        # 6 new tokens from a random model: every sample is cut off at the limit.
-        assert entry["reasoning"]["share_truncated"] == 1.0
-    details = pd.read_parquet(out / "details.parquet")
-    assert (details["completion_tokens"] == 6).all()
 
-    result = CliRunner().invoke(app, ["eval", str(tiny_model_dir), "--data-file", "oops", "-o", "x"])
-    assert result.exit_code == 1 and "TASK=PATH" in " ".join(result.output.split())
+
+def test_lighteval_adapter_is_optional_and_says_how_to_get_it(tmp_path):
+    from toolkit.evaluate.lighteval_adapter import (
+        lighteval_available,
+        results_from_lighteval,
+        run_lighteval,
+        task_string,
+    )
+
+    assert (
+        task_string(["math500", "gpqa_diamond"]) == "lighteval|math_500|0,lighteval|gpqa:diamond|0"
+    )
+    with pytest.raises(ValueError, match="no lighteval equivalent"):
+        task_string(["held_out"])
+    raw = {
+        "results": {
+            "lighteval|math_500|0": {"extractive_match": 0.25, "extractive_match_stderr": 0.05},
+            "all": {"extractive_match": 0.25},
+        }
+    }
+    converted = results_from_lighteval(raw, model="m", protocol={"n": 1, "max_new_tokens": 10})
+    assert converted["tasks"]["math500"]["metrics"] == {
+        "extractive_match": {"value": 0.25, "stderr": 0.05}
+    }
+    if lighteval_available():
+        pytest.skip("lighteval is installed here; the missing-package path cannot be exercised")
+    with pytest.raises(ImportError, match=r"'eval' extra"):
+        run_lighteval("m", ["math500"], output_dir=tmp_path)
+    result = CliRunner().invoke(
+        app, ["eval", "m", "--backend", "lighteval", "--tasks", "math500", "-o", str(tmp_path)]
+    )
+    assert result.exit_code == 1
+    assert "'eval' extra" in " ".join(result.output.split())

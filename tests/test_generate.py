@@ -333,3 +333,47 @@ def test_config_validation():
     with pytest.raises(ValueError, match="top_p"):
         GenerateConfig(top_p=0).params  # noqa: B018
     assert isinstance(get_template(PromptTemplate("x", "{{ problem }}")), PromptTemplate)
+
+
+def test_requests_per_minute_limit_paces_the_run(tmp_path):
+    # 600/min = 10/s with a 1 s burst of 10: 16 requests cannot finish in under 0.5 s
+    with OpenAIServer(model="m") as server:
+        started = time.monotonic()
+        result = generate(
+            problems_table(8), "openai", model="m", base_url=server.url + "/v1", n=2,
+            state_dir=tmp_path / "s", requests_per_minute=600, tokens_per_minute=10**6,
+            return_summary=True, teacher_options={"native_n": False}, **FAST,
+        )  # fmt: skip
+        elapsed = time.monotonic() - started
+    assert result.summary.requests == 16 and len(result.dataset) == 16
+    assert elapsed >= 0.5
+
+
+def test_streaming_run_survives_resets_and_hangs(tmp_path):
+    faults = FaultPlan(rate_hang=0.25, rate_reset=0.25, hang_s=5.0, seed=11)
+    with OpenAIServer(model="m", faults=faults, stream_chunk_chars=16) as server:
+        result = generate(
+            problems_table(6), "openai", model="m", base_url=server.url + "/v1", n=2,
+            stream=True, state_dir=tmp_path / "s", request_timeout=0.5, concurrency=4,
+            return_summary=True, **FAST,
+        )  # fmt: skip
+        stats = dict(server.stats)
+    assert result.summary.failed == 0 and stats.get("hang", 0) + stats.get("reset", 0) >= 1
+    assert keys_of(result.dataset) == [(p, s) for p in range(6) for s in range(2)]
+    assert all(r.startswith("Let me work") for r in result.dataset["reasoning"])
+
+
+def test_transformers_backend_end_to_end(tiny_model_dir, tmp_path):
+    dataset = generate(
+        problems_table(3), "transformers", model=str(tiny_model_dir), n=2, max_tokens=4,
+        temperature=0.0, state_dir=tmp_path / "s", teacher_options={"batch_size": 6}, **FAST,
+    )  # fmt: skip
+    validate_dataset(dataset)
+    assert keys_of(dataset) == [(p, s) for p in range(3) for s in range(2)]
+    meta = loads_metadata(dataset[0]["metadata"])
+    assert meta["teacher"] == {
+        "backend": "transformers",
+        "model": str(tiny_model_dir),
+        "device": "cpu",
+    }
+    assert meta["usage"]["completion_tokens"] <= 4

@@ -37,18 +37,20 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _traces(count: int, offset: int = 0) -> datasets.Dataset:
-    return records_to_dataset([
-        TraceRecord(
-            problem=f"What is {i} + {i}?",
-            reasoning=f"Adding {i} and {i} gives {2 * i}. " * (1 + i % 7),
-            answer=f"The answer is \\boxed{{{2 * i}}}.",
-            final_answer=str(2 * i),
-            gold_answer=str(2 * i),
-            source="openai/gsm8k@e53f048",
-            metadata={"teacher": "deepseek-r1", "temperature": 0.6},
-        )
-        for i in range(offset, offset + count)
-    ])
+    return records_to_dataset(
+        [
+            TraceRecord(
+                problem=f"What is {i} + {i}?",
+                reasoning=f"Adding {i} and {i} gives {2 * i}. " * (1 + i % 7),
+                answer=f"The answer is \\boxed{{{2 * i}}}.",
+                final_answer=str(2 * i),
+                gold_answer=str(2 * i),
+                source="openai/gsm8k@e53f048",
+                metadata={"teacher": "deepseek-r1", "temperature": 0.6},
+            )
+            for i in range(offset, offset + count)
+        ]
+    )
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -81,8 +83,13 @@ def test_push_load_round_trip_with_versions(tmp_path):
     assert Path(result.url_or_path) == repo
     assert _git(repo, "rev-parse", "v1.0.0").strip() == result.revision
     files = set(_git(repo, "ls-tree", "-r", "--name-only", "v1.0.0").split())
-    assert {"data/train-00000-of-00001.parquet", "README.md", "plots/reasoning_length.png",
-            "lineage.json", ".toolkit.json"} <= files
+    assert {
+        "data/train-00000-of-00001.parquet",
+        "README.md",
+        "plots/reasoning_length.png",
+        "lineage.json",
+        ".toolkit.json",
+    } <= files
 
     second, report = complete_only(_traces(5, offset=100))
     result2 = push(second, "org/traces", lineage=[report])  # next patch version
@@ -97,7 +104,7 @@ def test_push_load_round_trip_with_versions(tmp_path):
     assert load_lineage("org/traces", "1.0.1")[0]["step"] == "complete_only"
     card = _git(repo, "show", "v1.0.1:README.md")
     assert "complete_only" in card and "tag `v1.0.1`" in card
-    with pytest.raises(ValueError, match="no version or revision 'v9.9.9'"):
+    with pytest.raises(ValueError, match=r"no version or revision 'v9\.9\.9'"):
         load("org/traces", "9.9.9")
     with pytest.raises(ValueError, match="no split 'test'"):
         load("org/traces", split="test")
@@ -117,7 +124,7 @@ def test_identical_repush_creates_no_version():
 
 def test_versions_are_immutable_and_validated():
     push(_traces(3), "org/imm", "2.0.0")
-    with pytest.raises(ValueError, match="version 2.0.0 already exists"):
+    with pytest.raises(ValueError, match=r"version 2\.0\.0 already exists"):
         push(_traces(4), "org/imm", "2.0.0")
     with pytest.raises(ValueError, match="invalid version"):
         push(_traces(4), "org/imm", "two")
@@ -166,8 +173,11 @@ def test_push_killed_midway_leaves_previous_version_intact(tmp_path):
     script = tmp_path / "push_big.py"
     script.write_text(_KILL_SCRIPT)
     process = subprocess.Popen(
-        [sys.executable, str(script)], cwd=REPO, env={**os.environ},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [sys.executable, str(script)],
+        cwd=REPO,
+        env={**os.environ},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         # Kill once the push has begun writing its staged files (mid-way, refs not yet moved).
@@ -194,8 +204,9 @@ def test_push_killed_midway_leaves_previous_version_intact(tmp_path):
     after = push(previous.select([0]), "org/kill", card=False)
     assert (after.created, after.version) == (True, "1.0.1")
     assert before.revision in _git(repo, "rev-list", "main")
-    subprocess.run(["git", "--git-dir", str(repo), "fsck", "--no-dangling"], check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["git", "--git-dir", str(repo), "fsck", "--no-dangling"], check=True, capture_output=True
+    )
 
 
 def test_push_folder_versions_any_files(tmp_path):
@@ -263,7 +274,9 @@ def test_hub_push_requests(fake_hub, caplog):
     create = fake_hub.calls("POST", "/api/repos/create")
     payload = json.loads(create[0].body)
     assert (payload["name"], payload["organization"], payload["type"]) == (
-        "hubset", "org", "dataset"
+        "hubset",
+        "org",
+        "dataset",
     )
     assert payload["visibility"] == "private"
     # Every request carries the token, which appears in no log record and no result field.
@@ -281,10 +294,17 @@ def test_hub_push_requests(fake_hub, caplog):
     assert lines[0]["key"] == "header"
     assert lines[0]["value"]["summary"] == "org/hubset version 1.2.0"
     assert "Content-Hash: sha256:" in lines[0]["value"]["description"]
-    files = {line["value"]["path"]: base64.b64decode(line["value"]["content"])
-             for line in lines if line["key"] == "file"}
-    assert set(files) == {"data/train-00000-of-00001.parquet", "README.md", "lineage.json",
-                          "plots/reasoning_length.png"}
+    files = {
+        line["value"]["path"]: base64.b64decode(line["value"]["content"])
+        for line in lines
+        if line["key"] == "file"
+    }
+    assert set(files) == {
+        "data/train-00000-of-00001.parquet",
+        "README.md",
+        "lineage.json",
+        "plots/reasoning_length.png",
+    }
     assert files["data/train-00000-of-00001.parquet"][:4] == b"PAR1"
     assert files["plots/reasoning_length.png"][:8] == b"\x89PNG\r\n\x1a\n"
     readme = files["README.md"].decode()

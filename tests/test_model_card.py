@@ -46,7 +46,11 @@ TRAINING_SUMMARY = {
     "epochs_completed": 2.0,
     "tokens_seen": 1_234_567,
     "target_tokens": 400_000,
-    "loss_curve": [{"step": 10, "loss": 1.9}, {"step": 60, "loss": 1.2}, {"step": 120, "loss": 0.8}],
+    "loss_curve": [
+        {"step": 10, "loss": 1.9},
+        {"step": 60, "loss": 1.2},
+        {"step": 120, "loss": 0.8},
+    ],
     "final_loss": 0.8,
     "runtime_seconds": 600.0,
     "hardware": {"device": "cpu", "num_devices": 1},
@@ -90,7 +94,9 @@ def evaluated(results_pair, tiny_model_dir, tmp_path):
     model_dir = tmp_path / "student"
     shutil.copytree(tiny_model_dir, model_dir)
     (model_dir / "training_summary.json").write_text(json.dumps(TRAINING_SUMMARY))
-    (model_dir / "recipe.yaml").write_text("task: sft\nmodel: HuggingFaceTB/SmolLM2-135M-Instruct\n")
+    (model_dir / "recipe.yaml").write_text(
+        "task: sft\nmodel: HuggingFaceTB/SmolLM2-135M-Instruct\n"
+    )
     return model_dir, model, base
 
 
@@ -118,7 +124,7 @@ def test_card_renders_validates_and_round_trips(evaluated):
     name, eval_results = model_index_to_eval_results(data["model-index"])
     assert name == "student-r1"
     parsed = {(r.dataset_type, r.metric_type): r.metric_value for r in eval_results}
-    for task, entry in model.results["tasks"].items():
+    for entry in model.results["tasks"].values():
         for metric, score in entry["metrics"].items():
             assert parsed[(entry["hub_id"], metric)] == round(100 * score["value"], 2)
     assert parsed[("openai/gsm8k", "pass@1")] == 75.0
@@ -155,12 +161,12 @@ def test_validation_catches_numbers_that_differ_from_results(evaluated):
     metadata = yaml.safe_load(header.removeprefix("---\n"))
     metadata["model-index"][0]["results"][0]["metrics"][0]["value"] = 12.5
     tampered = "---\n" + yaml.safe_dump(metadata, sort_keys=False) + "---\n" + body
-    with pytest.raises(ValueError, match="results say 75.0"):
+    with pytest.raises(ValueError, match=r"results say 75\.0"):
         validate_model_card(tampered, model.results)
 
     del metadata["model-index"][0]["results"][0]["metrics"][0]["type"]
     broken = "---\n" + yaml.safe_dump(metadata, sort_keys=False) + "---\n" + body
-    with pytest.raises(ValueError, match="invalid model card metadata|model-index"):
+    with pytest.raises(ValueError, match=r"invalid model card metadata|model-index"):
         validate_model_card(broken, model.results)
 
     metadata = yaml.safe_load(header.removeprefix("---\n"))

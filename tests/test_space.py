@@ -454,6 +454,23 @@ def test_transformers_backend_detects_a_prefilled_template(tiny_model_dir):
     assert final[1]["content"].startswith(NOTICE_PREFIX) and "6 tokens" in final[1]["content"]
 
 
+def test_transformers_backend_folds_the_system_prompt_into_templates_without_one(
+    tiny_model_dir,
+):
+    from toolkit.models import TINY_CHAT_TEMPLATE
+
+    backend = TransformersBackend(str(tiny_model_dir))
+    backend.load()
+    backend._tokenizer.chat_template = (
+        "{% if messages[0]['role'] == 'system' %}"
+        "{{ raise_exception('System role not supported') }}{% endif %}" + TINY_CHAT_TEMPLATE
+    )
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
+    prompt = backend.render_prompt(messages)
+    assert "<|im_start|>user\nBe brief.\n\nHi<|im_end|>" in prompt
+    assert "<|im_start|>system" not in prompt
+
+
 def test_transformers_backend_missing_model_is_a_clear_message(tmp_path):
     backend = TransformersBackend(str(tmp_path / "no-such-model"))
     with pytest.raises(BackendUnavailable, match="Could not load the model"):

@@ -17,7 +17,10 @@ from toolkit.train.recipe import DataConfig
 MESSAGES = [
     {"role": "system", "content": "Be brief."},
     {"role": "user", "content": "What is 2+2?"},
-    {"role": "assistant", "content": "<think>\nEasy: 2+2=4.\n</think>\n\nThe answer is \\boxed{4}."},
+    {
+        "role": "assistant",
+        "content": "<think>\nEasy: 2+2=4.\n</think>\n\nThe answer is \\boxed{4}.",
+    },
 ]
 
 # DeepSeek-R1-Distill's template, reduced to what matters: it drops everything up to </think>
@@ -67,7 +70,10 @@ def test_hand_checked_assistant_mask_includes_think_answer_and_eos(tiny_tokenize
     assert "</think>" in trained and "\\boxed{4}" in trained
     assert "Be brief." in ignored and "What is 2+2?" in ignored and "</think>" not in ignored
     # The system and user turns' own <|im_end|> tokens stay out of the loss.
-    assert ids.count(im_end) == 3 and sum(m for i, m in zip(ids, mask, strict=True) if i == im_end) == 1
+    assert (
+        ids.count(im_end) == 3
+        and sum(m for i, m in zip(ids, mask, strict=True) if i == im_end) == 1
+    )
 
 
 def test_multi_turn_trains_every_assistant_turn(tiny_tokenizer):
@@ -78,8 +84,13 @@ def test_multi_turn_trains_every_assistant_turn(tiny_tokenizer):
         {"role": "user", "content": "2+2?"},
         {"role": "assistant", "content": "<think>\nadd\n</think>\n\n4"},
     ]
-    trained, ignored = _split(tiny_tokenizer, tokenize_conversation(conversation, tiny_tokenizer, info))
-    assert trained == conversation[1]["content"] + "<|im_end|>" + conversation[3]["content"] + "<|im_end|>"
+    trained, ignored = _split(
+        tiny_tokenizer, tokenize_conversation(conversation, tiny_tokenizer, info)
+    )
+    assert (
+        trained
+        == conversation[1]["content"] + "<|im_end|>" + conversation[3]["content"] + "<|im_end|>"
+    )
     assert "Hi" in ignored and "2+2?" in ignored
 
 
@@ -94,7 +105,9 @@ def test_stripping_and_prefilling_template_keeps_reasoning_in_target(tiny_tokeni
     trained, ignored = _split(tokenizer, encoded)
     # The prompt is exactly the inference prompt (prefill included) and the reasoning is trained
     # once, continuing after the prefilled "<think>\n".
-    assert text.startswith(tokenizer.apply_chat_template(MESSAGES[1:2], tokenize=False, add_generation_prompt=True))
+    assert text.startswith(
+        tokenizer.apply_chat_template(MESSAGES[1:2], tokenize=False, add_generation_prompt=True)
+    )
     assert text.count("<think>") == 1
     assert trained == "Easy: 2+2=4.\n</think>\n\nThe answer is \\boxed{4}.<|im_end|>"
     assert ignored.endswith("Assistant: <think>\n")
@@ -156,7 +169,9 @@ def test_load_traces_builds_messages_and_drops_bad_rows_with_counts(tmp_path):
         {"problem": "2+2?", "reasoning": "add…", "answer": "", "reasoning_complete": False},
         {"problem": "3+3?", "reasoning": None, "answer": "6", "reasoning_complete": True},
     ]
-    table, info = load_traces(DataConfig(path=_write(tmp_path / "t.jsonl", rows), system_prompt="Think."))
+    table, info = load_traces(
+        DataConfig(path=_write(tmp_path / "t.jsonl", rows), system_prompt="Think.")
+    )
     assert info.rows_used == 2 and info.drop_reasons == {"with unclosed reasoning": 1}
     first = table[0]["messages"]
     assert first[0] == {"role": "system", "content": "Think."}
@@ -166,5 +181,17 @@ def test_load_traces_builds_messages_and_drops_bad_rows_with_counts(tmp_path):
 
 def test_load_traces_with_unusable_data_names_the_columns(tmp_path):
     path = _write(tmp_path / "t.jsonl", [{"question": "q", "solution": "s"}])
-    with pytest.raises(ValueError, match="neither a 'messages' column.*question, solution"):
+    with pytest.raises(ValueError, match=r"neither a 'messages' column.*question, solution"):
         load_traces(DataConfig(path=path, format="schema"))
+
+
+def test_load_traces_reads_a_versioned_dataset_from_the_store(fixtures_dir):
+    from toolkit.hub import push
+    from toolkit.io import load_table
+
+    traces = load_table(fixtures_dir / "train" / "traces.jsonl")
+    push(traces.select(range(10)), "me/traces", "1.0", card=False)
+    push(traces, "me/traces", "1.1", card=False)
+    table, info = load_traces(DataConfig(path="me/traces", version="1.0"))
+    assert len(table) == 10 and (info.version, info.revision) == ("1.0", "v1.0")
+    assert table[0]["messages"][-1]["content"].startswith("<think>\n")

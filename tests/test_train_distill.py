@@ -60,7 +60,9 @@ def test_loss_matches_hand_computation_on_assistant_tokens_only():
     assert torch.allclose(kl, expected_kl) and torch.allclose(ce, expected_ce)
     assert torch.allclose(loss, 0.25 * expected_kl + 0.75 * expected_ce)
     # Clipping bounds the logits before softening.
-    _, clipped_kl, _ = distillation_loss(student, teacher * 100, labels, temperature=T, alpha=1.0, logit_clip=5.0)
+    _, clipped_kl, _ = distillation_loss(
+        student, teacher * 100, labels, temperature=T, alpha=1.0, logit_clip=5.0
+    )
     t_c = F.log_softmax((teacher[0, rows] * 100).clamp(-5, 5) / T, -1)
     s_c = F.log_softmax(student[0, rows].clamp(-5, 5) / T, -1)
     assert torch.allclose(clipped_kl, (t_c.exp() * (t_c - s_c)).sum(-1).mean() * T**2)
@@ -81,7 +83,9 @@ def test_kl_is_positive_against_a_different_teacher(tiny_model_dir, tmp_path):
     from toolkit.models import build_tiny_model
 
     other = build_tiny_model(tmp_path / "other", seed=1)  # same tokenizer, other weights
-    result = train(distill_recipe(tiny_model_dir, other, tmp_path / "kd", alpha=0.5, logit_clip=30.0))
+    result = train(
+        distill_recipe(tiny_model_dir, other, tmp_path / "kd", alpha=0.5, logit_clip=30.0)
+    )
     first = result.summary["loss_curve"][0]
     assert first["kl"] > 1e-4
     assert first["loss"] == pytest.approx(0.5 * first["kl"] + 0.5 * first["ce"], rel=1e-4)
@@ -105,8 +109,19 @@ def test_mismatched_vocab_errors_with_both_sizes_and_the_fix(tiny_model_dir, tmp
 
 def test_gkd_strategy_runs_trl_gkd_trainer(tiny_model_dir, tmp_path):
     result = train(
-        distill_recipe(tiny_model_dir, tiny_model_dir, tmp_path / "gkd", strategy="gkd", lmbda=0.0, beta=0.5)
+        distill_recipe(
+            tiny_model_dir, tiny_model_dir, tmp_path / "gkd", strategy="gkd", lmbda=0.0, beta=0.5
+        )
     )
     assert result.summary["strategy"] == "gkd" and result.summary["steps"] == 2
     assert type(result.trainer).__name__ == "GKDTrainer"
     assert result.summary["loss_curve"][0]["loss"] == pytest.approx(0.0, abs=1e-5)
+
+
+def test_think_tokens_are_added_to_teacher_and_student_alike(tiny_model_dir, tmp_path):
+    run = distill_recipe(tiny_model_dir, tiny_model_dir, tmp_path / "kd-think")
+    run["params"]["think_tokens"] = True
+    result = train(run)
+    assert result.summary["think_tokens_added"] == ["<think>", "</think>"]
+    # Same weights, same new rows (same init): the distributions still match exactly.
+    assert result.summary["loss_curve"][0]["kl"] == pytest.approx(0.0, abs=1e-6)

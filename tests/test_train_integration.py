@@ -29,7 +29,10 @@ def _think_traces(path):
             {
                 "messages": [
                     {"role": "user", "content": f"What is {a} + {b}?"},
-                    {"role": "assistant", "content": f"<think>\n{a} + {b} = {a + b}.\n</think>\n\n{a + b}"},
+                    {
+                        "role": "assistant",
+                        "content": f"<think>\n{a} + {b} = {a + b}.\n</think>\n\n{a + b}",
+                    },
                 ]
             }
         )

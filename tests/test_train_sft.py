@@ -81,7 +81,11 @@ def test_full_sft_loss_decreases_and_outputs_are_complete(tiny_qwen_dir, tmp_pat
     assert tokenizer.eos_token == "<|im_end|>" and tokenizer.chat_template
     generation = GenerationConfig.from_pretrained(out)
     assert (generation.temperature, generation.top_p, generation.do_sample) == (0.6, 0.95, True)
-    assert im_end in ([generation.eos_token_id] if isinstance(generation.eos_token_id, int) else generation.eos_token_id)
+    assert im_end in (
+        [generation.eos_token_id]
+        if isinstance(generation.eos_token_id, int)
+        else generation.eos_token_id
+    )
     assert (out / "recipe.yaml").is_file()
     written = json.loads((out / "training_summary.json").read_text())
     assert written["steps"] == 8 and written["dataset"]["rows_used"] == 32
@@ -105,7 +109,9 @@ def test_packing_keeps_sequences_apart(tiny_qwen_dir):
     info = analyze_template(tokenizer)
     rows = [json.loads(line) for line in FIXTURE.read_text().splitlines()[:3]]
     sequences = [tokenize_conversation(r["messages"], tokenizer, info)["input_ids"] for r in rows]
-    collator = DataCollatorForLanguageModeling(pad_token_id=tokenizer.pad_token_id, padding_free=True)
+    collator = DataCollatorForLanguageModeling(
+        pad_token_id=tokenizer.pad_token_id, padding_free=True
+    )
     batch = collator([{"input_ids": ids} for ids in sequences])
     assert "attention_mask" not in batch
     expected_positions = torch.cat([torch.arange(len(s)) for s in sequences])
@@ -149,7 +155,9 @@ def test_lora_merge_gives_same_logits_as_adapter(tiny_model_dir, tmp_path):
         adapter_logits = with_adapter(input_ids=inputs).logits
         merged = AutoModelForCausalLM.from_pretrained(merged_result.output_dir).eval()
         merged_logits = merged(input_ids=inputs).logits
-    assert not torch.allclose(adapter_logits, base_logits, atol=1e-3)  # the adapter learned something
+    assert not torch.allclose(
+        adapter_logits, base_logits, atol=1e-3
+    )  # the adapter learned something
     assert torch.allclose(merged_logits, adapter_logits, atol=1e-4)
 
 
@@ -174,10 +182,37 @@ def test_cli_trains_tiny_recipe_end_to_end(tiny_model_dir, tmp_path):
     result = CliRunner().invoke(
         app,
         [
-            "train", str(recipe_path), "--base_model", str(tiny_model_dir), "--output_dir", str(out),
-            "--params.max_steps", "2", "--params.max_length", "96",
+            "train",
+            str(recipe_path),
+            "--base_model",
+            str(tiny_model_dir),
+            "--output_dir",
+            str(out),
+            "--params.max_steps",
+            "2",
+            "--params.max_length",
+            "96",
         ],
     )
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"output_dir": str(out), "steps": 2}
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {
+        "output_dir": str(out),
+        "steps": 2,
+    }
     assert (out / "model.safetensors").is_file() and (out / "training_summary.json").is_file()
+
+
+def test_think_special_tokens_are_added_and_trained(tiny_model_dir, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    run = recipe(tiny_model_dir, tmp_path / "think", max_steps=2, max_length=512)
+    run["params"].update({"think_tokens": True, "think_token_init": "mean"})
+    result = train(run)
+    assert result.summary["think_tokens_added"] == ["<think>", "</think>"]
+    tokenizer = AutoTokenizer.from_pretrained(result.output_dir)
+    model = AutoModelForCausalLM.from_pretrained(result.output_dir)
+    assert model.get_input_embeddings().weight.shape[0] == len(tokenizer)
+    close_id = tokenizer.convert_tokens_to_ids("</think>")
+    assert close_id >= 0 and tokenizer.decode([close_id]) == "</think>"
+    # The single </think> token is a training target.
+    assert any(close_id in row["labels"] for row in result.trainer.train_dataset)

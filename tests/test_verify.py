@@ -60,8 +60,12 @@ def test_unparseable_gold_is_never_correct_even_for_identical_strings():
 def test_pathological_expression_times_out_within_the_bound():
     started = time.monotonic()
     verdicts = verify_many(
-        [PATHOLOGICAL, r"\boxed{3}", r"\boxed{4}"], ["3", "3", "3"], "math",
-        num_proc=1, timeout_s=1.0, hard_timeout_s=2.0,
+        [PATHOLOGICAL, r"\boxed{3}", r"\boxed{4}"],
+        ["3", "3", "3"],
+        "math",
+        num_proc=1,
+        timeout_s=1.0,
+        hard_timeout_s=2.0,
     )
     elapsed = time.monotonic() - started
     assert verdicts[0] == Verdict(None, TIMEOUT, None)
@@ -120,17 +124,30 @@ def test_answer_type_detection():
 
 def test_verify_dataset_adds_columns():
     records = [
-        TraceRecord(problem="1+1?", reasoning="r", answer=r"so \boxed{2}", final_answer="2",
-                    gold_answer="2"),
+        TraceRecord(
+            problem="1+1?", reasoning="r", answer=r"so \boxed{2}", final_answer="2", gold_answer="2"
+        ),
         TraceRecord(problem="half?", reasoning="r", answer=r"It is $0.5$.", gold_answer=r"\frac12"),
-        TraceRecord(problem="bad gold", reasoning="r", answer=r"\boxed{1}", final_answer="1",
-                    gold_answer=r"\frac{1}{"),
-        TraceRecord(problem="cut off", reasoning="r", answer="", reasoning_complete=False,
-                    gold_answer="4"),
-        TraceRecord(problem="gpqa", reasoning="r", answer="Answer: B", gold_answer="C",
-                    metadata={"answer_type": "choice"}),
-        TraceRecord(problem="wrong", reasoning="r", answer=r"\boxed{5}", final_answer="5",
-                    gold_answer="6"),
+        TraceRecord(
+            problem="bad gold",
+            reasoning="r",
+            answer=r"\boxed{1}",
+            final_answer="1",
+            gold_answer=r"\frac{1}{",
+        ),
+        TraceRecord(
+            problem="cut off", reasoning="r", answer="", reasoning_complete=False, gold_answer="4"
+        ),
+        TraceRecord(
+            problem="gpqa",
+            reasoning="r",
+            answer="Answer: B",
+            gold_answer="C",
+            metadata={"answer_type": "choice"},
+        ),
+        TraceRecord(
+            problem="wrong", reasoning="r", answer=r"\boxed{5}", final_answer="5", gold_answer="6"
+        ),
     ]
     dataset = records_to_dataset(records)
     graded = verify(dataset, num_proc=2, progress=False)

@@ -82,6 +82,30 @@ class CurationReport:
         return self.summary()
 
 
+def column_values(dataset: datasets.Dataset, name: str) -> list[Any]:
+    """A column as a Python list, fast (via Arrow, selection indices applied): iterating
+    ``column_values(dataset, name)`` formats row by row, ~100x slower on large datasets."""
+    table = dataset.select_columns([name]).with_format("arrow")[:]
+    return table.column(name).to_pylist()
+
+
+def add_column(
+    dataset: datasets.Dataset, name: str, values: Sequence[Any], feature: Any
+) -> datasets.Dataset:
+    """Add (or replace) a column with a cheap fingerprint: by default datasets hashes the whole
+    value list with dill, which costs seconds per column on 200k rows."""
+    import hashlib
+
+    if name in dataset.column_names:
+        dataset = dataset.remove_columns(name)
+    digest = hashlib.blake2b(digest_size=8)
+    digest.update(f"{dataset._fingerprint}/{name}/{len(values)}/".encode())
+    digest.update(repr(list(values)).encode())
+    return dataset.add_column(
+        name, list(values), feature=feature, new_fingerprint=digest.hexdigest()
+    )
+
+
 def _require(dataset: datasets.Dataset, column: str, step: str, hint: str = "") -> None:
     if column not in dataset.column_names:
         raise ValueError(f"{step}: the dataset has no {column!r} column{hint}")
@@ -119,12 +143,12 @@ def correct_only(
     """
     _require(dataset, "correct", "correct_only", " (run `toolkit verify` first)")
     errors = (
-        dataset["verify_error"]
+        column_values(dataset, "verify_error")
         if "verify_error" in dataset.column_names
         else [None] * len(dataset)
     )
     reasons: list[str | None] = []
-    for correct, error in zip(dataset["correct"], errors, strict=True):
+    for correct, error in zip(column_values(dataset, "correct"), errors, strict=True):
         if correct is True:
             reasons.append(None)
         elif correct is None:
@@ -137,9 +161,9 @@ def correct_only(
 def complete_only(dataset: datasets.Dataset) -> tuple[datasets.Dataset, CurationReport]:
     """Drop traces whose reasoning never closed (cut off mid-thought) or that have no answer."""
     _require(dataset, "reasoning_complete", "complete_only")
-    answers = dataset["answer"] if "answer" in dataset.column_names else None
+    answers = column_values(dataset, "answer") if "answer" in dataset.column_names else None
     reasons: list[str | None] = []
-    for row, complete in enumerate(dataset["reasoning_complete"]):
+    for row, complete in enumerate(column_values(dataset, "reasoning_complete")):
         if complete is False:
             reasons.append("reasoning_incomplete")
         elif answers is not None and not (answers[row] or "").strip():
@@ -169,8 +193,8 @@ def pass_rate(
     _require(dataset, "correct", "pass_rate", " (run `toolkit verify` first)")
     _require(dataset, group_field, "pass_rate")
     graded: dict[Any, list[int]] = {}
-    groups = dataset[group_field]
-    for key, correct in zip(groups, dataset["correct"], strict=True):
+    groups = column_values(dataset, group_field)
+    for key, correct in zip(groups, column_values(dataset, "correct"), strict=True):
         tally = graded.setdefault(key, [0, 0])
         if correct is not None:
             tally[0] += int(bool(correct))
@@ -194,12 +218,12 @@ def pass_rate(
 
         if "pass_rate" in dataset.column_names:
             dataset = dataset.remove_columns("pass_rate")
-        dataset = dataset.add_column(
-            "pass_rate", row_rates, feature=hf_datasets.Value("float64")
-        )
+        dataset = add_column(dataset, "pass_rate", row_rates, hf_datasets.Value("float64"))
     samples = Counter(groups)
-    notes = [f"{len(graded)} problems, {min(samples.values(), default=0)}–"
-             f"{max(samples.values(), default=0)} samples each"]
+    notes = [
+        f"{len(graded)} problems, {min(samples.values(), default=0)}–"
+        f"{max(samples.values(), default=0)} samples each"
+    ]
     return _apply(
         dataset, "pass_rate", reasons, {"lo": lo, "hi": hi, "group_field": group_field}, notes
     )
@@ -224,16 +248,23 @@ def estimate_tokens(text: str | None) -> int:
 
 def _field_texts(dataset: datasets.Dataset, text_field: str) -> list[str]:
     if text_field == "text":
-        columns = [dataset[name] for name in TEXT_FIELDS if name in dataset.column_names]
+        columns = [
+            column_values(dataset, name) for name in TEXT_FIELDS if name in dataset.column_names
+        ]
         return ["\n".join(part or "" for part in parts) for parts in zip(*columns, strict=True)]
     if text_field == "messages":
         _require(dataset, "messages", "length_filter")
-        return ["\n".join(m["content"] or "" for m in msgs or []) for msgs in dataset["messages"]]
+        return [
+            "\n".join(m["content"] or "" for m in msgs or [])
+            for msgs in column_values(dataset, "messages")
+        ]
     _require(dataset, text_field, "length_filter")
-    return [value or "" for value in dataset[text_field]]
+    return [value or "" for value in column_values(dataset, text_field)]
 
 
-def token_counter(tokenizer: str | os.PathLike[str] | Any | None) -> Callable[[list[str]], list[int]]:
+def token_counter(
+    tokenizer: str | os.PathLike[str] | Any | None,
+) -> Callable[[list[str]], list[int]]:
     """A batch token counter: a tokenizer (name, path or object) or :func:`estimate_tokens`."""
     if tokenizer is None:
         return lambda texts: [estimate_tokens(t) for t in texts]
@@ -320,7 +351,7 @@ def normalize_text(text: str | None) -> str:
 def _dedup_texts(dataset: datasets.Dataset, fields: Sequence[str]) -> list[str]:
     for name in fields:
         _require(dataset, name, "dedup")
-    columns = [dataset[name] for name in fields]
+    columns = [column_values(dataset, name) for name in fields]
     return ["\x1f".join(normalize_text(v) for v in values) for values in zip(*columns, strict=True)]
 
 
@@ -453,8 +484,8 @@ def _optimal_bands(threshold: float, num_perm: int) -> tuple[int, int]:
         rows = num_perm // bands
         if rows == 0:
             break
-        false_pos = integrate(lambda s: 1 - (1 - s**rows) ** bands, 0.0, threshold)
-        false_neg = integrate(lambda s: (1 - s**rows) ** bands, threshold, 1.0)
+        false_pos = integrate(lambda s, r=rows, b=bands: 1 - (1 - s**r) ** b, 0.0, threshold)
+        false_neg = integrate(lambda s, r=rows, b=bands: (1 - s**r) ** b, threshold, 1.0)
         if false_pos + false_neg < best_error:
             best, best_error = (bands, rows), false_pos + false_neg
     return best
@@ -538,36 +569,99 @@ def load_benchmark_indexes(
     return indexes, unavailable
 
 
+_TOKEN_OR_ROW_BREAK = re.compile(r"\w+|\x00", re.UNICODE)
+#: ASCII fast path of ``\w+`` tokenisation: every ASCII non-word character except the NUL row
+#: break becomes a space, then ``str.split`` (several times faster than ``re.findall``).
+_ASCII_NON_WORD = str.maketrans(
+    {c: " " for c in map(chr, range(1, 128)) if not (c.isalnum() or c == "_")}
+)
+_HASH_BASE = 1_000_003
+_CHUNK_ROWS = 20_000
+_BREAK_ID = 1 << 63
+_PREFILTER_BITS = 24
+
+
+def _tokens_with_breaks(texts: Sequence[str | None]) -> list[str]:
+    """Normalised words of all texts, rows separated by a ``"\x00"`` token (same tokens as
+    :func:`normalize_text` row by row)."""
+    joined = " \x00 ".join(t or "" for t in texts)
+    if joined.isascii():
+        return joined.lower().translate(_ASCII_NON_WORD).split()
+    return _TOKEN_OR_ROW_BREAK.findall(unicodedata.normalize("NFKC", joined).lower())
+
+
 def contamination_flags(
     texts: Sequence[str | None], indexes: Sequence[NgramIndex], ngram: int = 8
 ) -> dict[str, list[bool]]:
     """For each index, whether each text shares at least one word n-gram with it.
 
-    A first-word prefilter skips n-grams whose first word never starts a benchmark n-gram, so
-    the inner loop is a dict lookup per word for most rows.
+    Vectorised, in chunks of rows: a chunk is tokenised in one pass (rows joined by a NUL break
+    token), words are mapped to ids of the benchmark vocabulary (0 for any other word and for the
+    break, so a window holding one can never match), every window of ``ngram`` ids gets a 64-bit
+    polynomial hash in numpy, a bitmap of the benchmarks' hashes discards almost every window,
+    the rest are looked up by binary search, and every hit is confirmed against the exact n-gram
+    strings. Same result as comparing strings window by window, an order of magnitude faster.
     """
-    starts: dict[str, list[int]] = {}
+    import itertools
+
+    import numpy as np
+
+    flags = {index.name: [False] * len(texts) for index in indexes}
+    if not texts or not indexes:
+        return flags
+    vocabulary: dict[str, int] = {}
+    for index in indexes:
+        for gram in index.grams:
+            for word in gram.split(" "):
+                if word not in vocabulary:
+                    vocabulary[word] = len(vocabulary) + 1
+    owners: dict[int, list[int]] = {}
     for position, index in enumerate(indexes):
         for gram in index.grams:
-            first = gram.split(" ", 1)[0]
-            bucket = starts.setdefault(first, [])
-            if not bucket or bucket[-1] != position:
-                bucket.append(position)
-    flags = {index.name: [False] * len(texts) for index in indexes}
-    flag_lists = [flags[index.name] for index in indexes]
-    for row, text in enumerate(texts):
-        if not text:
+            if gram.count(" ") == ngram - 1:
+                owners.setdefault(_gram_hash(gram, vocabulary), []).append(position)
+    all_hashes = np.array(sorted(owners), dtype=np.uint64)
+    mask = np.uint64((1 << _PREFILTER_BITS) - 1)
+    bitmap = np.zeros(1 << _PREFILTER_BITS, dtype=bool)
+    bitmap[all_hashes & mask] = True
+    lookup = {**vocabulary, "\x00": _BREAK_ID}
+    base = np.uint64(_HASH_BASE)
+    for first in range(0, len(texts), _CHUNK_ROWS):
+        tokens = _tokens_with_breaks(texts[first : first + _CHUNK_ROWS])
+        windows = len(tokens) - ngram + 1
+        if windows <= 0 or not len(all_hashes):
             continue
-        words = normalize_text(text).split()
-        for i in range(len(words) - ngram + 1):
-            positions = starts.get(words[i])
-            if positions is None:
-                continue
-            gram = " ".join(words[i : i + ngram])
-            for position in positions:
-                if gram in indexes[position].grams:
-                    flag_lists[position][row] = True
+        ids = np.fromiter(
+            map(lookup.get, tokens, itertools.repeat(0)), dtype=np.uint64, count=len(tokens)
+        )
+        breaks = ids == np.uint64(_BREAK_ID)
+        rows = np.cumsum(breaks) + first
+        ids[breaks] = 0
+        zeros = np.concatenate([[0], np.cumsum(ids == 0)])
+        starts = np.nonzero((zeros[ngram:] - zeros[:windows]) == 0)[0]
+        if not len(starts):
+            continue
+        hashes = np.zeros(len(starts), dtype=np.uint64)
+        for offset in range(ngram):
+            hashes = hashes * base + ids[starts + offset]
+        candidates = np.nonzero(bitmap[hashes & mask])[0]
+        found = np.searchsorted(all_hashes, hashes[candidates]).clip(max=len(all_hashes) - 1)
+        exact = candidates[all_hashes[found] == hashes[candidates]]
+        for window in exact.tolist():
+            start = int(starts[window])
+            row = int(rows[start])
+            gram = " ".join(tokens[start : start + ngram])
+            for position in owners[int(hashes[window])]:
+                if not flags[indexes[position].name][row] and gram in indexes[position].grams:
+                    flags[indexes[position].name][row] = True
     return flags
+
+
+def _gram_hash(gram: str, vocabulary: dict[str, int]) -> int:
+    value = 0
+    for word in gram.split(" "):
+        value = (value * _HASH_BASE + vocabulary[word]) % (1 << 64)
+    return value
 
 
 def decontaminate(
@@ -591,12 +685,9 @@ def decontaminate(
 
     _require(dataset, text_field, "decontaminate")
     indexes, unavailable = load_benchmark_indexes(benchmarks, ngram, extra)
-    flags = contamination_flags(dataset[text_field], indexes, ngram)
+    flags = contamination_flags(column_values(dataset, text_field), indexes, ngram)
     for name, values in flags.items():
-        column = f"contaminated_{name}"
-        if column in dataset.column_names:
-            dataset = dataset.remove_columns(column)
-        dataset = dataset.add_column(column, values, feature=hf_datasets.Value("bool"))
+        dataset = add_column(dataset, f"contaminated_{name}", values, hf_datasets.Value("bool"))
     reasons: list[str | None] = []
     names = list(flags)
     for row in range(len(dataset)):
@@ -604,8 +695,7 @@ def decontaminate(
         reasons.append(f"contaminated:{hit}" if hit and remove else None)
     notes = [f"unavailable: {u}" for u in unavailable]
     notes.append(
-        "checked: "
-        + ", ".join(f"{i.name} ({i.problems} problems)" for i in indexes)
+        "checked: " + ", ".join(f"{i.name} ({i.problems} problems)" for i in indexes)
         if indexes
         else "checked: nothing (no benchmark could be loaded)"
     )

@@ -137,7 +137,7 @@ def next_version(existing: Sequence[str]) -> str:
     versions = [v for v in existing if _VERSION.match(v)]
     if not versions:
         return "1.0.0"
-    major, minor, patch = (list(_version_key(max(versions, key=_version_key))) + [0, 0])[:3]
+    major, minor, patch = ([*list(_version_key(max(versions, key=_version_key))), 0, 0])[:3]
     return f"{major}.{minor}.{patch + 1}"
 
 
@@ -304,13 +304,30 @@ def push(
 
         if target == "hub":
             return _hub_push(
-                folder, repo_id, "dataset", version, content_hash, data_files, finish,
-                private=private, branch=branch, create_pr=create_pr, message=message,
+                folder,
+                repo_id,
+                "dataset",
+                version,
+                content_hash,
+                data_files,
+                finish,
+                private=private,
+                branch=branch,
+                create_pr=create_pr,
+                message=message,
             )
         assert root is not None
         return _local_push(
-            root, folder, repo_id, "dataset", version, content_hash, finish,
-            branch=branch, create_pr=create_pr, message=message,
+            root,
+            folder,
+            repo_id,
+            "dataset",
+            version,
+            content_hash,
+            finish,
+            branch=branch,
+            create_pr=create_pr,
+            message=message,
         )
 
 
@@ -346,8 +363,17 @@ def push_folder(
             if p.is_file() and not p.relative_to(source).as_posix().startswith(".git/")
         )
         return _hub_push(
-            source, repo_id, repo_type, version, content_hash, files, lambda _v: None,
-            private=private, branch=branch, create_pr=create_pr, message=message,
+            source,
+            repo_id,
+            repo_type,
+            version,
+            content_hash,
+            files,
+            lambda _v: None,
+            private=private,
+            branch=branch,
+            create_pr=create_pr,
+            message=message,
         )
     assert root is not None
     (root / ".tmp").mkdir(parents=True, exist_ok=True)
@@ -355,8 +381,16 @@ def push_folder(
         staged = Path(tmp) / "content"
         shutil.copytree(source, staged, ignore=shutil.ignore_patterns(".git"))
         return _local_push(
-            root, staged, repo_id, repo_type, version, content_hash, lambda _v: None,
-            branch=branch, create_pr=create_pr, message=message,
+            root,
+            staged,
+            repo_id,
+            repo_type,
+            version,
+            content_hash,
+            lambda _v: None,
+            branch=branch,
+            create_pr=create_pr,
+            message=message,
         )
 
 
@@ -407,7 +441,9 @@ def load_lineage(
         )
         return json.loads(Path(path).read_text(encoding="utf-8"))
     assert root is not None
-    folder = checkout(repo_id, f"v{check_version(version)}" if version else DEFAULT_BRANCH, store=root)
+    folder = checkout(
+        repo_id, f"v{check_version(version)}" if version else DEFAULT_BRANCH, store=root
+    )
     path = folder / LINEAGE_FILE
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
 
@@ -440,8 +476,12 @@ def local_repo_path(root: Path, repo_id: str, repo_type: str = "dataset") -> Pat
 
 
 def _git(
-    repo: Path, *args: str, env: dict[str, str] | None = None, input: bytes | None = None,
-    check: bool = True, binary: bool = False,
+    repo: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    input: bytes | None = None,
+    check: bool = True,
+    binary: bool = False,
 ) -> subprocess.CompletedProcess:
     full_env = {**os.environ, **_GIT_IDENTITY, "GIT_TERMINAL_PROMPT": "0", **(env or {})}
     result = subprocess.run(
@@ -489,7 +529,7 @@ def _init_repo(repo: Path) -> None:
 def _clear_stale_ref_locks(repo: Path) -> None:
     """A push killed inside ``update-ref`` can leave ``*.lock`` files that block every later
     ref update. We hold the repository lock, so no live toolkit process owns them."""
-    for lock in list((repo / "refs").rglob("*.lock")) + [repo / "packed-refs.lock"]:
+    for lock in [*list((repo / "refs").rglob("*.lock")), repo / "packed-refs.lock"]:
         with contextlib.suppress(FileNotFoundError):
             lock.unlink()
 
@@ -534,10 +574,19 @@ def _local_push(
                 existing = manifest.get("version")
                 log.info(
                     "%s: content identical to version %s (%s); nothing pushed",
-                    repo_id, existing, head[:12],
+                    repo_id,
+                    existing,
+                    head[:12],
                 )
                 return PushResult(
-                    repo_id, existing, head, str(repo), False, content_hash, "local", repo_type,
+                    repo_id,
+                    existing,
+                    head,
+                    str(repo),
+                    False,
+                    content_hash,
+                    "local",
+                    repo_type,
                     branch,
                 )
         existing_versions = list_versions(repo_id, repo_type=repo_type, store=root)
@@ -551,10 +600,16 @@ def _local_push(
         finish(version)
         (folder / MANIFEST).write_text(
             json.dumps(
-                {"content_hash": content_hash, "version": version, "repo_id": repo_id,
-                 "repo_type": repo_type},
-                indent=2, sort_keys=True,
-            ) + "\n",
+                {
+                    "content_hash": content_hash,
+                    "version": version,
+                    "repo_id": repo_id,
+                    "repo_type": repo_type,
+                },
+                indent=2,
+                sort_keys=True,
+            )
+            + "\n",
             encoding="utf-8",
         )
         index = folder.parent / "index"
@@ -564,8 +619,14 @@ def _local_push(
         commit_message = message or f"{repo_id} version {version}"
         parents = ["-p", head] if head else []
         commit = _git(
-            repo, "commit-tree", tree, *parents, "-m", commit_message,
-            "-m", f"Toolkit-Version: {version}\nContent-Hash: {content_hash}",
+            repo,
+            "commit-tree",
+            tree,
+            *parents,
+            "-m",
+            commit_message,
+            "-m",
+            f"Toolkit-Version: {version}\nContent-Hash: {content_hash}",
         ).stdout.strip()
         zero = "0" * 40
         if create_pr:
@@ -575,8 +636,16 @@ def _local_push(
             _git(repo, "update-ref", "--stdin", input=transaction.encode(), binary=True)
             log.info("%s: version %s staged on branch pr/%d", repo_id, version, number)
             return PushResult(
-                repo_id, version, commit, str(repo), True, content_hash, "local", repo_type,
-                f"pr/{number}", f"{repo}#pr/{number}",
+                repo_id,
+                version,
+                commit,
+                str(repo),
+                True,
+                content_hash,
+                "local",
+                repo_type,
+                f"pr/{number}",
+                f"{repo}#pr/{number}",
             )
         transaction = (
             "start\n"
@@ -694,14 +763,23 @@ def _hub_push(
         api.create_branch(repo_id, branch=branch, repo_type=repo_type, exist_ok=True)
     refs = api.list_repo_refs(repo_id, repo_type=repo_type)
     tags = {t.name: t.target_commit for t in refs.tags}
-    existing_versions = [name[1:] for name in tags if name.startswith("v") and _VERSION.match(name[1:])]
+    existing_versions = [
+        name[1:] for name in tags if name.startswith("v") and _VERSION.match(name[1:])
+    ]
     if _hub_identical(api, repo_id, repo_type, revision, folder, content_files):
         head = api.repo_info(repo_id, repo_type=repo_type, revision=revision).sha
         existing = next((name[1:] for name, sha in tags.items() if sha == head), None)
         log.info("%s: content identical to the Hub's %s; nothing pushed", repo_id, revision)
         return PushResult(
-            repo_id, existing, head, f"{endpoint}/{prefix}{repo_id}", False, content_hash, "hub",
-            repo_type, branch,
+            repo_id,
+            existing,
+            head,
+            f"{endpoint}/{prefix}{repo_id}",
+            False,
+            content_hash,
+            "hub",
+            repo_type,
+            branch,
         )
     if version is None:
         version = next_version(existing_versions)

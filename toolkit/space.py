@@ -486,10 +486,22 @@ class TransformersBackend:
             )
 
     def render_prompt(self, messages: list[dict]) -> str:
+        """The chat template applied; templates without a system role get it in the first turn."""
+        from jinja2 import TemplateError
+
         self.load()
-        return self._tokenizer.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=True
-        )
+        try:
+            return self._tokenizer.apply_chat_template(
+                messages, tokenize=False, add_generation_prompt=True
+            )
+        except TemplateError:
+            if not messages or messages[0]["role"] != "system" or len(messages) < 2:
+                raise
+            system, first, *rest = messages
+            merged = {**first, "content": f"{system['content']}\n\n{first['content']}"}
+            return self._tokenizer.apply_chat_template(
+                [merged, *rest], tokenize=False, add_generation_prompt=True
+            )
 
     def open_stream(
         self, messages: list[dict], *, temperature: float, max_new_tokens: int

@@ -282,7 +282,9 @@ def _grade_choice(prediction: str, gold: str) -> Verdict:
 def resolve_answer_type(gold: str, answer_type: str = "auto") -> str:
     """The concrete type for one item (``auto`` looks at the gold answer)."""
     if answer_type not in ANSWER_TYPES:
-        raise ValueError(f"answer_type must be one of {', '.join(ANSWER_TYPES)}, not {answer_type!r}")
+        raise ValueError(
+            f"answer_type must be one of {', '.join(ANSWER_TYPES)}, not {answer_type!r}"
+        )
     if answer_type != "auto":
         return answer_type
     if choice_letter(gold) is not None:
@@ -558,7 +560,9 @@ def _run_pool(
                 if died or overran:
                     # The first in-flight item is the one that overran (or crashed the worker).
                     index = worker.inflight.popleft()[0]
-                    results[index] = Verdict(None, TIMEOUT if overran and not died else WORKER_CRASHED)
+                    results[index] = Verdict(
+                        None, TIMEOUT if overran and not died else WORKER_CRASHED
+                    )
                     remaining -= 1
                     bar.update(1)
                     killed += 1
@@ -582,12 +586,18 @@ def _run_pool(
 
 
 def _prediction_texts(dataset: datasets.Dataset, prediction_field: str) -> list[str | None]:
+    from toolkit.curate import column_values
+
     if prediction_field not in ("auto", "final_answer"):
         if prediction_field not in dataset.column_names:
-            raise ValueError(f"prediction field {prediction_field!r} is not a column of the dataset")
-        return [None if v is None else str(v) for v in dataset[prediction_field]]
-    finals = dataset["final_answer"] if "final_answer" in dataset.column_names else None
-    answers = dataset["answer"] if "answer" in dataset.column_names else None
+            raise ValueError(
+                f"prediction field {prediction_field!r} is not a column of the dataset"
+            )
+        return [None if v is None else str(v) for v in column_values(dataset, prediction_field)]
+    finals = (
+        column_values(dataset, "final_answer") if "final_answer" in dataset.column_names else None
+    )
+    answers = column_values(dataset, "answer") if "answer" in dataset.column_names else None
     if finals is None and answers is None:
         raise ValueError("the dataset has neither a 'final_answer' nor an 'answer' column")
     texts: list[str | None] = []
@@ -607,10 +617,11 @@ def _row_answer_types(dataset: datasets.Dataset, answer_type: str) -> list[str]:
     """Per-row types: an explicit type wins; ``auto`` honours ``metadata["answer_type"]``."""
     if answer_type != "auto" or "metadata" not in dataset.column_names:
         return [answer_type] * len(dataset)
+    from toolkit.curate import column_values
     from toolkit.schema import loads_metadata
 
     types = []
-    for row, raw in enumerate(dataset["metadata"]):
+    for row, raw in enumerate(column_values(dataset, "metadata")):
         try:
             meta = loads_metadata(raw)
         except ValueError as exc:
@@ -638,12 +649,16 @@ def verify(
     """
     import datasets
 
+    from toolkit.curate import add_column, column_values
+
     if gold_field not in dataset.column_names:
         raise ValueError(f"gold field {gold_field!r} is not a column of the dataset")
     if answer_type not in ANSWER_TYPES:
-        raise ValueError(f"answer_type must be one of {', '.join(ANSWER_TYPES)}, not {answer_type!r}")
+        raise ValueError(
+            f"answer_type must be one of {', '.join(ANSWER_TYPES)}, not {answer_type!r}"
+        )
     predictions = _prediction_texts(dataset, prediction_field)
-    golds = [None if g is None else str(g) for g in dataset[gold_field]]
+    golds = [None if g is None else str(g) for g in column_values(dataset, gold_field)]
     types = _row_answer_types(dataset, answer_type)
     started = time.perf_counter()
     verdicts = verify_many(
@@ -660,14 +675,9 @@ def verify(
         summary["ungradable"],
         summary["errors"] or "",
     )
-    drop = [c for c in ("correct", "verify_error") if c in dataset.column_names]
-    if drop:
-        dataset = dataset.remove_columns(drop)
-    dataset = dataset.add_column(
-        "correct", [v.correct for v in verdicts], feature=datasets.Value("bool")
-    )
-    return dataset.add_column(
-        "verify_error", [v.error for v in verdicts], feature=datasets.Value("string")
+    dataset = add_column(dataset, "correct", [v.correct for v in verdicts], datasets.Value("bool"))
+    return add_column(
+        dataset, "verify_error", [v.error for v in verdicts], datasets.Value("string")
     )
 
 

@@ -46,7 +46,9 @@ class ScriptedBackend:
         return {"id": self.model_id, "path": None, "revision": "scripted-1", "backend": self.name}
 
 
-def gold_script(golds: dict[str, str], correct_samples: set[int]) -> Callable[[str, int], Completion]:
+def gold_script(
+    golds: dict[str, str], correct_samples: set[int]
+) -> Callable[[str, int], Completion]:
     """Think, then box the gold for the samples in ``correct_samples`` and a wrong answer for the
     others (``"999"``, or letter ``"A"``/``"B"`` for choice golds)."""
 

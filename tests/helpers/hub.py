@@ -44,8 +44,10 @@ class FakeRepo:
     prs: list[str] = field(default_factory=list)
 
     def files_at(self, revision: str) -> dict[str, bytes] | None:
-        oid = self.branches.get(revision) or self.tags.get(revision) or (
-            revision if revision in self.commits else None
+        oid = (
+            self.branches.get(revision)
+            or self.tags.get(revision)
+            or (revision if revision in self.commits else None)
         )
         if oid is None:
             return None
@@ -96,7 +98,8 @@ class FakeHub:
 
     def calls(self, method: str | None = None, contains: str = "") -> list[Recorded]:
         return [
-            r for r in self.requests
+            r
+            for r in self.requests
             if (method is None or r.method == method) and contains in r.path
         ]
 
@@ -153,8 +156,11 @@ class FakeHub:
 
     def _create_repo(self, payload: dict[str, Any]) -> tuple[int, Any]:
         repo_type = payload.get("type") or "model"
-        repo_id = f"{payload['organization']}/{payload['name']}" if payload.get(
-            "organization") else payload["name"]
+        repo_id = (
+            f"{payload['organization']}/{payload['name']}"
+            if payload.get("organization")
+            else payload["name"]
+        )
         key = (repo_type, repo_id)
         if key in self.repos:
             return 409, {"error": "You already created this repo", "url": self._repo_url(*key)}
@@ -183,7 +189,9 @@ class FakeHub:
             return 404, {"error": f"Invalid rev id: {revision}"}
         sha = repo.branches.get(revision) or repo.tags.get(revision) or revision
         return 200, {
-            "id": repo.repo_id, "sha": sha, "private": repo.private,
+            "id": repo.repo_id,
+            "sha": sha,
+            "private": repo.private,
             "siblings": [{"rfilename": path} for path in sorted(files)],
         }
 
@@ -204,7 +212,9 @@ class FakeHub:
         return 200, {
             "files": [
                 {
-                    "path": f["path"], "uploadMode": "regular", "shouldIgnore": False,
+                    "path": f["path"],
+                    "uploadMode": "regular",
+                    "shouldIgnore": False,
                     "oid": git_blob_id(files[f["path"]]) if f["path"] in files else None,
                 }
                 for f in payload["files"]
@@ -227,13 +237,17 @@ class FakeHub:
             elif line["key"] == "lfsFile":
                 return 400, {"error": "this fake Hub accepts inline files only"}
         oid = hashlib.sha1(
-            json.dumps([parent, header, sorted((p, git_blob_id(c)) for p, c in files.items())])
-            .encode(),
+            json.dumps(
+                [parent, header, sorted((p, git_blob_id(c)) for p, c in files.items())]
+            ).encode(),
             usedforsecurity=False,
         ).hexdigest()
         repo.commits[oid] = {"files": files, "parent": parent, "header": header}
-        response = {"commitUrl": f"{self._repo_url(repo.repo_type, repo.repo_id)}/commit/{oid}",
-                    "commitOid": oid, "pullRequestUrl": None}
+        response = {
+            "commitUrl": f"{self._repo_url(repo.repo_type, repo.repo_id)}/commit/{oid}",
+            "commitOid": oid,
+            "pullRequestUrl": None,
+        }
         if r.query.get("create_pr") == ["1"]:  # older clients: commit and PR in one request
             number = len(repo.prs) + 1
             repo.prs.append(oid)
@@ -259,10 +273,15 @@ class FakeHub:
             if number > len(repo.prs):
                 return 404, {"error": "Discussion not found"}
             return 200, {
-                "title": repo.prs[number - 1], "num": number, "author": {"name": "fixture"},
-                "createdAt": "2026-01-01T00:00:00.000Z", "status": "draft",
+                "title": repo.prs[number - 1],
+                "num": number,
+                "author": {"name": "fixture"},
+                "createdAt": "2026-01-01T00:00:00.000Z",
+                "status": "draft",
                 "repo": {"name": repo.repo_id, "type": repo.repo_type},
-                "isPullRequest": True, "events": [], "changes": {"base": "refs/heads/main"},
+                "isPullRequest": True,
+                "events": [],
+                "changes": {"base": "refs/heads/main"},
                 "filesWithConflicts": [],
             }
         return 404, {"error": "no such discussion route"}

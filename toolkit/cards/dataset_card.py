@@ -64,10 +64,32 @@ TASK_CATEGORIES = frozenset(
 #: Licence identifiers the Hub accepts (the common subset; "other" needs license_name).
 LICENSES = frozenset(
     {
-        "apache-2.0", "mit", "cc-by-4.0", "cc-by-sa-4.0", "cc-by-nc-4.0", "cc-by-nc-sa-4.0",
-        "cc-by-nc-nd-4.0", "cc0-1.0", "odc-by", "odbl", "pddl", "bsd-3-clause", "bsd-2-clause",
-        "gpl-3.0", "lgpl-3.0", "agpl-3.0", "llama3", "llama3.1", "llama3.2", "llama3.3", "gemma",
-        "openrail", "unlicense", "cdla-permissive-2.0", "other", "unknown",
+        "apache-2.0",
+        "mit",
+        "cc-by-4.0",
+        "cc-by-sa-4.0",
+        "cc-by-nc-4.0",
+        "cc-by-nc-sa-4.0",
+        "cc-by-nc-nd-4.0",
+        "cc0-1.0",
+        "odc-by",
+        "odbl",
+        "pddl",
+        "bsd-3-clause",
+        "bsd-2-clause",
+        "gpl-3.0",
+        "lgpl-3.0",
+        "agpl-3.0",
+        "llama3",
+        "llama3.1",
+        "llama3.2",
+        "llama3.3",
+        "gemma",
+        "openrail",
+        "unlicense",
+        "cdla-permissive-2.0",
+        "other",
+        "unknown",
     }
 )
 _METADATA_KEYS = {
@@ -133,16 +155,16 @@ def _percentiles(counts: Sequence[int]) -> dict[str, float]:
         return {key: 0 for key in ("p5", "p25", "p50", "p75", "p95", "max", "mean")}
     values = np.asarray(counts, dtype=float)
     result: dict[str, float] = {
-        f"p{q}": int(round(float(np.percentile(values, q)))) for q in (5, 25, 50, 75, 95)
+        f"p{q}": round(float(np.percentile(values, q))) for q in (5, 25, 50, 75, 95)
     }
     result["max"] = int(values.max())
-    result["mean"] = int(round(float(values.mean())))
+    result["mean"] = round(float(values.mean()))
     return result
 
 
 def compute_stats(data: Any, *, tokenizer: Any = None) -> CardStats:
     """Statistics over all splits (``data`` is a Dataset or a DatasetDict)."""
-    from toolkit.curate import _tokenizer_name, count_tokens
+    from toolkit.curate import _tokenizer_name, column_values, count_tokens
 
     splits = _as_splits(data)
     reasoning: list[str] = []
@@ -154,15 +176,15 @@ def compute_stats(data: Any, *, tokenizer: Any = None) -> CardStats:
     has_complete = all("reasoning_complete" in s.column_names for s in splits.values())
     for split in splits.values():
         if "reasoning" in split.column_names:
-            reasoning.extend(r for r in split["reasoning"] if r)
+            reasoning.extend(r for r in column_values(split, "reasoning") if r)
         if has_correct:
-            correct.extend(split["correct"])
+            correct.extend(column_values(split, "correct"))
         if has_complete:
-            complete.extend(split["reasoning_complete"])
+            complete.extend(column_values(split, "reasoning_complete"))
         if "source" in split.column_names:
-            sources.update(s or "(unknown)" for s in split["source"])
+            sources.update(s or "(unknown)" for s in column_values(split, "source"))
         if "domain" in split.column_names:
-            domains.update(d or "(unknown)" for d in split["domain"])
+            domains.update(d or "(unknown)" for d in column_values(split, "domain"))
     counts = count_tokens(reasoning, tokenizer)
     graded = [c for c in correct if c is not None]
     rows = sum(len(s) for s in splits.values())
@@ -198,7 +220,7 @@ def collect_lineage(
 ) -> dict[str, Any]:
     """Sources with revisions (the ``source`` column), teachers, prompt templates and sampling
     parameters (from ``metadata``, first ``scan_rows`` rows per split), and the curation steps."""
-    from toolkit.curate import CurationReport
+    from toolkit.curate import CurationReport, column_values
     from toolkit.schema import loads_metadata
 
     sources: Counter[str] = Counter()
@@ -207,7 +229,7 @@ def collect_lineage(
     sampling: list[Any] = []
     for split in _as_splits(data).values():
         if "source" in split.column_names:
-            sources.update(s for s in split["source"] if s)
+            sources.update(s for s in column_values(split, "source") if s)
         if "metadata" not in split.column_names:
             continue
         for raw in split.select(range(min(scan_rows, len(split))))["metadata"]:

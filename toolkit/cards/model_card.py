@@ -85,6 +85,7 @@ def _hub_id(value: Any) -> str | None:
         re.fullmatch(r"[\w.-]+/[\w.-]+", text)
         and not Path(text).is_absolute()
         and not text.startswith(".")
+        and not Path(text).exists()
     ):
         return text
     return None
@@ -273,7 +274,8 @@ def _eval_table(results: dict[str, Any], base: dict[str, Any] | None, base_label
         score = entry["metrics"][metric]
         row = (
             f"| {_md(entry.get('pretty_name') or task)} | {metric} (n={entry['n']}, "
-            f"{entry['num_problems']} problems) | **{_fmt_score(score)}** |"
+            f"{entry['num_problems']} problem{'' if entry['num_problems'] == 1 else 's'}) | "
+            f"**{_fmt_score(score)}** |"
         )
         if base is not None:
             base_entry = base["tasks"].get(task)
@@ -367,7 +369,16 @@ def _training_rows(training: dict[str, Any]) -> list[tuple[str, str]]:
         add("dataset", described)
         add("rows used", dataset.get("rows_used"))
         if dataset.get("rows_dropped"):
-            add("rows dropped", f"{dataset['rows_dropped']} ({dataset.get('drop_reasons') or ''})")
+            reasons = dataset.get("drop_reasons") or {}
+            detail = (
+                ", ".join(f"{k}: {v}" for k, v in reasons.items())
+                if isinstance(reasons, dict)
+                else reasons
+            )
+            add(
+                "rows dropped",
+                f"{dataset['rows_dropped']} ({detail})" if detail else dataset["rows_dropped"],
+            )
     peft = training.get("peft") or {}
     if peft.get("method"):
         add(
@@ -414,14 +425,13 @@ def _end_of_turn(model_dir: Path) -> list[str]:
     return stops
 
 
-def modelfile(model_dir: Path, protocol: dict[str, Any]) -> str:
-    """An Ollama Modelfile importing the safetensors folder, with the evaluated sampling."""
+def modelfile(model_dir: Path, temperature: float, top_p: float, max_new_tokens: int) -> str:
+    """An Ollama Modelfile importing the safetensors folder, with the recommended sampling."""
     lines = [
         "FROM .",
-        "PARAMETER temperature "
-        + str(0.6 if protocol.get("greedy") else protocol.get("temperature", 0.6)),
-        "PARAMETER top_p " + str(1.0 if protocol.get("greedy") else protocol.get("top_p", 0.95)),
-        f"PARAMETER num_predict {protocol.get('max_new_tokens', 32768)}",
+        f"PARAMETER temperature {temperature}",
+        f"PARAMETER top_p {top_p}",
+        f"PARAMETER num_predict {max_new_tokens}",
     ]
     lines.extend(f'PARAMETER stop "{stop}"' for stop in _end_of_turn(model_dir))
     return "\n".join(lines)
@@ -481,6 +491,13 @@ def build_model_card(
         if base_results
         else "base model"
     )
+    # Usage snippets recommend the evaluated sampling (R1 defaults when evaluated greedily) and
+    # at least 1024 new tokens (a smoke evaluation's tiny limit is no advice for users).
+    usage = {
+        "temperature": 0.6 if protocol.get("greedy") else protocol.get("temperature", 0.6),
+        "top_p": 0.95 if protocol.get("greedy") else protocol.get("top_p", 0.95),
+        "max_new_tokens": max(int(protocol.get("max_new_tokens") or 4096), 1024),
+    }
     card = ModelCard.from_template(
         card_data,
         template_path=str(template_path()),
@@ -500,10 +517,10 @@ def build_model_card(
         model_revision=(results.get("model") or {}).get("revision"),
         tasks=_task_rows(results),
         plot_file=plot_file,
-        usage_max_new_tokens=max(int(protocol.get("max_new_tokens") or 4096), 1024),
-        usage_temperature=protocol.get("temperature", 0.6) if not protocol.get("greedy") else 0.6,
-        usage_top_p=protocol.get("top_p", 0.95) if not protocol.get("greedy") else 0.95,
-        modelfile=modelfile(folder, protocol),
+        usage_max_new_tokens=usage["max_new_tokens"],
+        usage_temperature=usage["temperature"],
+        usage_top_p=usage["top_p"],
+        modelfile=modelfile(folder, **usage),
         ollama_name=title.lower(),
         local_dir=title,
         space_url=space_url,

@@ -10,6 +10,7 @@ from toolkit.cli import evaluate as _evaluate  # noqa: F401
 from toolkit.cli import generate as _generate  # noqa: F401
 from toolkit.cli import hub as _hub  # noqa: F401
 from toolkit.cli import normalize as _normalize  # noqa: F401
+from toolkit.cli import quickstart as _quickstart  # noqa: F401
 from toolkit.cli import space as _space  # noqa: F401
 from toolkit.cli import train as _train  # noqa: F401
 from toolkit.cli import verify as _verify  # noqa: F401

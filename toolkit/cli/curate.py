@@ -83,8 +83,13 @@ def length_command(
     from toolkit.curate import length_filter
 
     _run(
-        input_source, output, length_filter, min_tokens=min_tokens, max_tokens=max_tokens,
-        text_field=text_field, tokenizer=tokenizer,
+        input_source,
+        output,
+        length_filter,
+        min_tokens=min_tokens,
+        max_tokens=max_tokens,
+        text_field=text_field,
+        tokenizer=tokenizer,
     )
 
 
@@ -104,7 +109,12 @@ def dedup_command(
 
     names = tuple(f.strip() for f in fields.split(",") if f.strip())
     _run(
-        input_source, output, dedup, fields=names, near=near, threshold=threshold,
+        input_source,
+        output,
+        dedup,
+        fields=names,
+        near=near,
+        threshold=threshold,
         num_perm=num_perm,
     )
 
@@ -128,8 +138,14 @@ def decontaminate_command(
 
     names = [b.strip() for b in benchmarks.split(",") if b.strip()]
     _run(
-        input_source, output, decontaminate, benchmarks=names, ngram=ngram,
-        extra=list(extra) or None, text_field=text_field, remove=not flag_only,
+        input_source,
+        output,
+        decontaminate,
+        benchmarks=names,
+        ngram=ngram,
+        extra=list(extra) or None,
+        text_field=text_field,
+        remove=not flag_only,
     )
 
 

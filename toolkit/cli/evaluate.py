@@ -44,7 +44,10 @@ def eval_command(
     n: int = typer.Option(1, "-n", "--num-samples", min=1, help="Samples per problem."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="First N problems per task."),
     backend: str = typer.Option(
-        "transformers", "--backend", "-b", help="transformers, openai or ollama."
+        "transformers",
+        "--backend",
+        "-b",
+        help="transformers, openai, ollama, or lighteval (optional adapter, 'eval' extra).",
     ),
     max_new_tokens: int = typer.Option(
         32768, "--max-new-tokens", min=1, help="Generation limit (reasoning + answer)."
@@ -54,6 +57,9 @@ def eval_command(
     greedy: bool = typer.Option(False, "--greedy", help="Greedy decoding (forces n=1)."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="transformers batch size."),
+    threads: int | None = typer.Option(
+        None, "--threads", min=1, help="transformers on CPU: torch threads (1 on a busy machine)."
+    ),
     data_file: list[str] | None = typer.Option(
         None, "--data-file", help="TASK=PATH local file for a task (repeatable; offline use)."
     ),
@@ -86,8 +92,13 @@ def eval_command(
         )
     elif backend == "ollama":
         options.update(host=host, tokenizer=tokenizer, concurrency=concurrency)
+    elif backend == "transformers" and threads:
+        options["num_threads"] = threads
+    elif backend == "lighteval":
+        _run_lighteval(model, tasks, output, max_new_tokens, temperature, top_p, limit)
+        return
     elif backend != "transformers":
-        fail(f"unknown backend {backend!r}; use transformers, openai or ollama")
+        fail(f"unknown backend {backend!r}; use transformers, openai, ollama or lighteval")
     try:
         evaluation = evaluate(
             model,
@@ -111,6 +122,34 @@ def eval_command(
         fail(str(error).strip("'\""))
     console.print(comparison_table([evaluation.results]))
     console.print(f"[green]wrote[/] {evaluation.results_path} and {evaluation.details_path}")
+
+
+def _run_lighteval(
+    model: str,
+    tasks: str,
+    output: Path,
+    max_new_tokens: int,
+    temperature: float,
+    top_p: float,
+    limit: int | None,
+) -> None:
+    from toolkit.evaluate.lighteval_adapter import run_lighteval
+
+    try:
+        results = run_lighteval(
+            model,
+            [t.strip() for t in tasks.split(",") if t.strip()],
+            output_dir=output,
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            limit=limit,
+        )
+    except (ImportError, ValueError) as error:
+        fail(str(error))
+    from toolkit.evaluate.results import comparison_table
+
+    console.print(comparison_table([results]))
 
 
 @app.command("card")

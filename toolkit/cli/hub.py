@@ -42,8 +42,14 @@ def push_command(
     try:
         if folder:
             result = push_folder(
-                input_source, repo_id, repo_type=repo_type, version=version,
-                create_pr=create_pr, private=private, store=store, message=message,
+                input_source,
+                repo_id,
+                repo_type=repo_type,
+                version=version,
+                create_pr=create_pr,
+                private=private,
+                store=store,
+                message=message,
                 branch=branch,
             )
         else:
@@ -58,8 +64,16 @@ def push_command(
                 else read_lineage(input_source)
             )
             result = push(
-                dataset, repo_id, version, card=not no_card, private=private, branch=branch,
-                create_pr=create_pr, store=store, message=message, lineage=steps,
+                dataset,
+                repo_id,
+                version,
+                card=not no_card,
+                private=private,
+                branch=branch,
+                create_pr=create_pr,
+                store=store,
+                message=message,
+                lineage=steps,
             )
     except (ValueError, FileNotFoundError, TypeError, RuntimeError) as error:
         fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
@@ -101,4 +115,6 @@ def load_command(
         written = write_table(dataset, output)
         console.print(f"wrote {len(dataset)} rows of {label} ({split}) to {written}")
     else:
-        console.print(f"{label} ({split}): {len(dataset)} rows; columns: {', '.join(dataset.column_names)}")
+        console.print(
+            f"{label} ({split}): {len(dataset)} rows; columns: {', '.join(dataset.column_names)}"
+        )

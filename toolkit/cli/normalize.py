@@ -61,7 +61,7 @@ def normalize_command(
             return_quarantine=True,
             **options,
         )
-    except (ValueError, FileNotFoundError) as error:  # FormatError is a ValueError
+    except (ValueError, OSError) as error:  # FormatError is a ValueError; OSError: files, Hub
         fail(" ".join(str(error).split()) or type(error).__name__)
         return
     dataset, quarantined = result

@@ -53,7 +53,10 @@ def train_command(
 
         try:
             argv = accelerate_command(
-                str(recipe_path), config=accelerate, num_processes=num_processes, overrides=list(ctx.args)
+                str(recipe_path),
+                config=accelerate,
+                num_processes=num_processes,
+                overrides=list(ctx.args),
             )
         except RecipeError as error:
             fail(str(error))
@@ -64,7 +67,8 @@ def train_command(
     if remote is not None:
         if remote != "hf-jobs":
             fail(f"--remote {remote!r}: only 'hf-jobs' is supported (Hugging Face Jobs)")
-        from toolkit.train.remote import format_command, hf_jobs_command, submit as run_job
+        from toolkit.train.remote import format_command, hf_jobs_command
+        from toolkit.train.remote import submit as run_job
 
         try:
             argv = hf_jobs_command(loaded, flavor=flavor, timeout=timeout)
@@ -81,7 +85,9 @@ def train_command(
 
     if dry_run:
         typer.echo(recipe.to_yaml())
-        console.print(f"[green]recipe OK[/]: task={recipe.task} base_model={recipe.base_model} → {recipe.output_dir}")
+        console.print(
+            f"[green]recipe OK[/]: task={recipe.task} base_model={recipe.base_model} → {recipe.output_dir}"
+        )
         return
 
     from toolkit.train import train

@@ -132,9 +132,11 @@ def score_completions(
     *,
     prefilled: Sequence[bool] | bool = False,
     count_tokens: Any = None,
+    grade: bool = True,
 ) -> list[ScoredSample]:
     """Split, extract and grade the completions of one task (no generation involved: this is
-    what the recorded-completion fixtures test)."""
+    what the recorded-completion fixtures test). ``grade=False`` leaves ``correct`` unset for
+    :func:`grade_samples` to fill in, so that several tasks share one grading pool."""
     count = count_tokens or (lambda text: len(text.split()))
     flags = [prefilled] * len(rows) if isinstance(prefilled, bool) else list(prefilled)
     samples: list[ScoredSample] = []
@@ -165,13 +167,19 @@ def score_completions(
                     no_answer=extracted is None,
                 )
             )
+    if grade:
+        grade_samples(samples, [task.answer_type] * len(samples))
+    return samples
+
+
+def grade_samples(samples: Sequence[ScoredSample], answer_types: Sequence[str]) -> None:
+    """Fill in ``correct`` and ``grade_error`` of extracted samples, in one grading batch."""
     verdicts = grade_extracted(
-        [s.extracted for s in samples], [s.gold for s in samples], [task.answer_type] * len(samples)
+        [s.extracted for s in samples], [s.gold for s in samples], answer_types
     )
     for sample, (correct, error) in zip(samples, verdicts, strict=True):
         sample.correct = correct
         sample.grade_error = None if sample.no_answer else error
-    return samples
 
 
 def task_metrics(samples: Sequence[ScoredSample], n: int) -> dict[str, Any]:
@@ -343,7 +351,12 @@ def evaluate(
         completions = engine.generate(chats, n, params, progress=bar.update)
 
     details: list[ScoredSample] = []
-    task_entries: dict[str, Any] = {}
+    per_task: list[list[ScoredSample]] = []
+    prefill_flags = (
+        [engine.prefills_thinking(chat) for chat in chats]
+        if prefilled_thinking is None
+        else [bool(prefilled_thinking)] * len(chats)
+    )
     for (task, rows), (start, end) in zip(loaded, spans, strict=True):
         task_chats = chats[start:end]
         samples = score_completions(
@@ -351,14 +364,23 @@ def evaluate(
             rows,
             [chat[-1]["content"] for chat in task_chats],
             completions[start:end],
-            prefilled=(
-                [engine.prefills_thinking(chat) for chat in task_chats]
-                if prefilled_thinking is None
-                else bool(prefilled_thinking)
-            ),
+            prefilled=prefill_flags[start:end],
             count_tokens=engine.count_tokens,
+            grade=False,
         )
         details.extend(samples)
+        per_task.append(samples)
+    # One grading batch for every task: the worker pool starts once.
+    grade_samples(
+        details,
+        [
+            task.answer_type
+            for (task, _), samples in zip(loaded, per_task, strict=True)
+            for _ in samples
+        ],
+    )
+    task_entries: dict[str, Any] = {}
+    for (task, rows), samples in zip(loaded, per_task, strict=True):
         entry = {
             **task.describe(),
             "dataset": _dataset_identity(task, rows, data_files.get(task.name)),
@@ -379,7 +401,8 @@ def evaluate(
             **params.to_dict(),
             "n": n,
             "system_prompt": system_prompt,
-            "prefilled_thinking": prefilled_thinking,
+            # Whether prompts opened <think> (detected from the chat template unless given).
+            "prefilled_thinking": any(prefill_flags),
             "answer_extraction": "after the reasoning (toolkit.thinking.split_thinking); "
             "unclosed reasoning = no answer",
             "grader": "toolkit.verify (math-verify)",

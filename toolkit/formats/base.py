@@ -85,6 +85,19 @@ def optional_text(value: Any, field: str) -> str | None:
     raise BadRow(field, f"expected a string, got {type(value).__name__}")
 
 
+def decoding_features(features: datasets.Features | None) -> datasets.Features | None:
+    """The source features that need decoding beyond Arrow's ``to_pylist`` — datasets' ``Json``
+    columns, which store mixed-type values as JSON text — or ``None`` when there are none."""
+    if not features:
+        return None
+    needed = {
+        name: feature
+        for name, feature in features.items()
+        if features._column_requires_decoding.get(name)
+    }
+    return datasets.Features(needed) if needed else None
+
+
 class Batch:
     """One Arrow batch of source rows, decoded to Python lazily and once per column."""
 
@@ -99,19 +112,7 @@ class Batch:
         self.table = table
         self.indices = indices
         self.size = table.num_rows
-        # Only the source features that need decoding (datasets' ``Json`` columns, which hold
-        # mixed-type JSON values as JSON text) are kept: everything else is plain Arrow.
-        self.features = (
-            datasets.Features(
-                {
-                    name: feature
-                    for name, feature in features.items()
-                    if features._column_requires_decoding.get(name)
-                }
-            )
-            if features
-            else None
-        )
+        self.features = features  # only the columns that need decoding (see decoding_features)
         self._decoded: dict[str, list[Any]] = {}
 
     def has(self, name: str) -> bool:
@@ -300,6 +301,8 @@ class Records:
 
         if members is None:
             body = pa.array([""] * size, pa.string())
+        elif len(members) == size and self.position == list(range(size)):
+            body = members  # one record per source row, in order: no take needed
         else:
             body = members.take(pa.array(self.position, pa.int64()))
         if extras is not None:
@@ -348,13 +351,11 @@ def _messages(problems: pa.Array, assistants: pa.Array, systems: pa.Array) -> pa
     codes[user_at[kept] + 1] = 2
     take[offsets[:-1][has_system]] = rows[has_system] + 2 * size
     codes[offsets[:-1][has_system]] = 0
-    contents = pa.chunked_array([problems, assistants, systems], pa.string()).take(take)
+    contents = pa.concat_arrays([problems, assistants, systems]).take(pa.array(take))
     roles = _ROLES.take(pa.array(codes))
     return pa.ListArray.from_arrays(
         pa.array(offsets),
-        pa.StructArray.from_arrays(
-            [roles, contents.combine_chunks()], fields=list(_MESSAGE_STRUCT)
-        ),
+        pa.StructArray.from_arrays([roles, contents], fields=list(_MESSAGE_STRUCT)),
     )
 
 
@@ -508,7 +509,7 @@ class Converter:
         features: datasets.Features | None = None,
     ) -> None:
         self.fmt = fmt
-        self.features = features
+        self.features = decoding_features(features)
         self.metadata_columns = fmt.metadata_columns(columns)
         self.source = source
         self.domain = domain

@@ -86,19 +86,12 @@ class OpenR1Format(Format):
                 if self.verified_only and not (_at(math_verify, k) or _at(llama, k)):
                     out.skip(i, "unverified generation (generations='verified')")
                     continue
-                if not isinstance(generation, str) or not generation.strip():
-                    reason = (
-                        "empty"
-                        if isinstance(generation, str)
-                        else (
-                            "null"
-                            if generation is None
-                            else f"expected a string, got {type(generation).__name__}"
-                        )
-                    )
-                    out.reject(i, f"generations[{k}]", reason)
+                try:
+                    text = require_text(generation, f"generations[{k}]")
+                except BadRow as bad:
+                    out.reject(i, bad.field, bad.reason)
                     continue
-                split = split_thinking(generation)
+                split = split_thinking(text)
                 extra = {"generation_index": k, "generations_total": len(generations)}
                 for column, key in PER_GENERATION.items():
                     value = _at(verdicts[column][i], k)

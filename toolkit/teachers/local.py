@@ -46,7 +46,6 @@ class TransformersTeacher:
         self._load_lock = threading.Lock()
         self._pending: list[tuple[TeacherRequest, asyncio.Future[list[TeacherResponse]]]] = []
         self._batcher: asyncio.Task[None] | None = None
-        self._wakeup: asyncio.Event | None = None
 
     def describe(self) -> dict[str, Any]:
         return {"backend": self.backend, "model": self.model, "device": self.device}
@@ -72,15 +71,11 @@ class TransformersTeacher:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[TeacherResponse]] = loop.create_future()
         self._pending.append((request, future))
-        if self._wakeup is None:
-            self._wakeup = asyncio.Event()
-        self._wakeup.set()
         if self._batcher is None or self._batcher.done():
             self._batcher = asyncio.create_task(self._run_batches())
         return await future
 
     async def _run_batches(self) -> None:
-        assert self._wakeup is not None
         while self._pending:
             # Give concurrent requests a moment to arrive, so they share one generate call.
             await asyncio.sleep(self.batch_wait_s)

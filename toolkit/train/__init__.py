@@ -61,7 +61,11 @@ def train(
     **overrides: Any,
 ) -> TrainResult:
     """Run a recipe and return its output directory and ``training_summary.json`` content."""
-    loaded = recipe_or_path if isinstance(recipe_or_path, LoadedRecipe) else load(recipe_or_path, **overrides)
+    loaded = (
+        recipe_or_path
+        if isinstance(recipe_or_path, LoadedRecipe)
+        else load(recipe_or_path, **overrides)
+    )
     if loaded.recipe.task == "distill":
         from toolkit.train.distill import run_distill
 

@@ -46,9 +46,12 @@ _PROBE_ANSWER = "A7c1 probe answer"
 _SCHEMA_KEYS = ("problem", "answer")
 
 
+SMOLLM2_ALIASES = ("smollm2", "smollm2-135m", "smollm2-135m-instruct")
+
+
 def resolve_model(name_or_path: str) -> str:
     """``smollm2`` → the local SmolLM2 directory; anything else is returned unchanged."""
-    if name_or_path.strip().lower() in ("smollm2", "smollm2-135m", "smollm2-135m-instruct"):
+    if name_or_path.strip().lower() in SMOLLM2_ALIASES:
         from toolkit.models import smollm2_model_dir
 
         return str(smollm2_model_dir())
@@ -80,7 +83,7 @@ def load_traces(config: DataConfig) -> tuple[datasets.Dataset, DataInfo]:
         from toolkit.hub import load as hub_load  # lazily: only versioned datasets need it
 
         table = hub_load(config.path, version=config.version, split=config.split)
-        revision = getattr(table, "_toolkit_revision", None) or config.version
+        revision = f"v{str(config.version).removeprefix('v')}"  # the tag toolkit.hub.push creates
     else:
         from toolkit.io import load_table
 
@@ -109,7 +112,9 @@ def load_traces(config: DataConfig) -> tuple[datasets.Dataset, DataInfo]:
             ", ".join(f"{n} {r}" for r, n in reasons.items()),
         )
     if len(table) == 0:
-        raise ValueError(f"data.path {config.path!r}: no usable rows ({reasons or 'empty dataset'})")
+        raise ValueError(
+            f"data.path {config.path!r}: no usable rows ({reasons or 'empty dataset'})"
+        )
     info = DataInfo(
         source=config.path,
         version=config.version,
@@ -274,7 +279,9 @@ def render_for_training(
 def _prompt_completion(
     messages: list[dict[str, str]], tokenizer: Any, info: TemplateInfo
 ) -> tuple[str, list[tuple[int, int]]]:
-    prompt = tokenizer.apply_chat_template(messages[:-1], tokenize=False, add_generation_prompt=True)
+    prompt = tokenizer.apply_chat_template(
+        messages[:-1], tokenize=False, add_generation_prompt=True
+    )
     completion = messages[-1]["content"]
     if info.prefill:
         # The template already wrote "<think>\n"; the target continues from there.
@@ -317,7 +324,9 @@ def tokenize_dataset(
         out["num_tokens"] = len(out["input_ids"])
         return out
 
-    tokenized = table.map(encode, remove_columns=table.column_names, num_proc=num_proc, desc="Tokenizing")
+    tokenized = table.map(
+        encode, remove_columns=table.column_names, num_proc=num_proc, desc="Tokenizing"
+    )
     return tokenized, info
 
 
@@ -336,7 +345,9 @@ def add_think_tokens(model: Any, tokenizer: Any, *, init: str = "text") -> list[
     if not new:
         return []
     pieces = {t: tokenizer(t, add_special_tokens=False)["input_ids"] for t in new}
-    tokenizer.add_special_tokens({"additional_special_tokens": new}, replace_extra_special_tokens=False)
+    tokenizer.add_special_tokens(
+        {"additional_special_tokens": new}, replace_extra_special_tokens=False
+    )
     old_size = model.get_input_embeddings().weight.shape[0]
     model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
     with torch.no_grad():
@@ -363,8 +374,16 @@ def template_info_dict(info: TemplateInfo) -> dict[str, Any]:
     }
 
 
-def model_label(name_or_path: str) -> str:
-    """The Hub id a local model stands for (``name_or_path`` in its config), for summaries."""
+def model_label(name_or_path: str, requested: str | None = None) -> str:
+    """The Hub id a model stands for, for summaries and model cards.
+
+    ``requested`` is what the recipe named: the ``smollm2`` alias stands for the Hub model, and a
+    local copy's ``config.json`` may carry the id it was saved from (``_name_or_path``).
+    """
+    if requested and requested.strip().lower() in SMOLLM2_ALIASES:
+        from toolkit.models import SMOLLM2_HUB_ID
+
+        return SMOLLM2_HUB_ID
     path = Path(name_or_path)
     if (path / "config.json").is_file():
         import json

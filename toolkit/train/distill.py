@@ -40,7 +40,13 @@ class VocabularyMismatchError(RecipeError):
 
 
 def check_vocabularies(
-    student: Any, student_tokenizer: Any, teacher: Any, teacher_tokenizer: Any, *, teacher_name: str = ""
+    student: Any,
+    student_tokenizer: Any,
+    teacher: Any,
+    teacher_tokenizer: Any,
+    *,
+    teacher_name: str = "",
+    added_tokens: tuple[str, ...] | list[str] = (),
 ) -> int:
     """Return the number of logit columns to compare, or raise naming both sizes and the fix.
 
@@ -48,7 +54,11 @@ def check_vocabularies(
     128); that is fine as long as the tokenizers are identical: only the first ``len(tokenizer)``
     columns are compared.
     """
-    student_vocab = student_tokenizer.get_vocab()
+    # Tokens the toolkit just added to the student (``params.think_tokens``) are added to the
+    # teacher the same way afterwards; they do not count as a mismatch.
+    student_vocab = {
+        k: v for k, v in student_tokenizer.get_vocab().items() if k not in added_tokens
+    }
     teacher_vocab = teacher_tokenizer.get_vocab()
     student_width = student.get_output_embeddings().weight.shape[0]
     teacher_width = teacher.get_output_embeddings().weight.shape[0]
@@ -65,7 +75,7 @@ def check_vocabularies(
             "with `task: sft`, or use TRL's cross-tokenizer GOLD trainer (trl.experimental.gold, "
             "use_uld_loss=True)."
         )
-    usable = len(student_tokenizer)
+    usable = len(student_tokenizer) - len(added_tokens)
     if usable > min(student_width, teacher_width):
         raise VocabularyMismatchError(
             f"the tokenizer has {usable} tokens but the teacher has {teacher_width} and the student "
@@ -101,7 +111,9 @@ def distillation_loss(
         student = student.clamp(-logit_clip, logit_clip)
         teacher = teacher.clamp(-logit_clip, logit_clip)
     targets = shifted[mask]
-    count = torch.as_tensor(num_items if num_items is not None else mask.sum(), device=student.device)
+    count = torch.as_tensor(
+        num_items if num_items is not None else mask.sum(), device=student.device
+    )
     count = count.clamp(min=1)
     teacher_log_probs = F.log_softmax(teacher / temperature, dim=-1)
     student_log_probs = F.log_softmax(student / temperature, dim=-1)
@@ -117,7 +129,9 @@ def _trainer_class() -> type:
     class LogitsDistillationTrainer(SFTTrainer):
         """``SFTTrainer`` whose loss is :func:`distillation_loss` against a frozen teacher."""
 
-        def __init__(self, *args: Any, teacher_model: Any, distill: Any, vocab_size: int, **kwargs: Any):
+        def __init__(
+            self, *args: Any, teacher_model: Any, distill: Any, vocab_size: int, **kwargs: Any
+        ):
             super().__init__(*args, **kwargs)
             self.distill = distill
             self.vocab_size = vocab_size
@@ -128,7 +142,7 @@ def _trainer_class() -> type:
                 teacher_model = teacher_model.to(self.accelerator.device)
             self.teacher_model = teacher_model
 
-        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: ANN001
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             import torch
 
             labels = inputs["labels"]
@@ -195,11 +209,24 @@ def run_distill(loaded: LoadedRecipe) -> TrainResult:
     recipe = loaded.recipe
     prepared = prepare(recipe)
     teacher, teacher_tokenizer, teacher_path = load_teacher(recipe)
+    check_vocabularies(
+        prepared.model,
+        prepared.tokenizer,
+        teacher,
+        teacher_tokenizer,
+        teacher_name=recipe.distill.teacher,
+        added_tokens=prepared.think_tokens_added,
+    )
     if prepared.think_tokens_added:
-        teacher.resize_token_embeddings(len(prepared.tokenizer), mean_resizing=False)
-        teacher_tokenizer = prepared.tokenizer
+        from toolkit.train.data import add_think_tokens
+
+        add_think_tokens(teacher, teacher_tokenizer, init=recipe.params.think_token_init)
     vocab_size = check_vocabularies(
-        prepared.model, prepared.tokenizer, teacher, teacher_tokenizer, teacher_name=recipe.distill.teacher
+        prepared.model,
+        prepared.tokenizer,
+        teacher,
+        teacher_tokenizer,
+        teacher_name=recipe.distill.teacher,
     )
     new_ids = [prepared.tokenizer.convert_tokens_to_ids(t) for t in prepared.think_tokens_added]
     checkpoint = resume_checkpoint(recipe)

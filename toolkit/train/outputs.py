@@ -79,7 +79,7 @@ def make_summary_callback() -> Any:
             self.started_at = _now()
             self.tokens_seen = 0
 
-        def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
+        def on_log(self, args, state, control, logs=None, **kwargs):
             logs = logs or {}
             if "loss" in logs:
                 point = {"step": int(state.global_step), "loss": float(logs["loss"])}
@@ -128,7 +128,9 @@ def generation_defaults(recipe: Recipe, model: Any, tokenizer: Any, end_of_turn:
         if token_id not in stop_ids:
             stop_ids.append(token_id)
     config.eos_token_id = stop_ids[0] if len(stop_ids) == 1 else stop_ids
-    config.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_ids[0]
+    config.pad_token_id = (
+        tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_ids[0]
+    )
     if tokenizer.bos_token_id is not None:
         config.bos_token_id = tokenizer.bos_token_id
     gen = recipe.generation
@@ -146,15 +148,20 @@ def save_model(trainer: Any, recipe: Recipe, output_dir: Path) -> tuple[Any, boo
     the adapter merged into it, which is what the merged model needs anyway.
     """
     model = trainer.model
-    unwrapped = trainer.accelerator.unwrap_model(model) if hasattr(trainer, "accelerator") else model
+    unwrapped = (
+        trainer.accelerator.unwrap_model(model) if hasattr(trainer, "accelerator") else model
+    )
     merged = False
-    if recipe.peft.method != "none" and hasattr(unwrapped, "merge_and_unload"):
-        if recipe.peft.merge:
-            if recipe.peft.method == "qlora":
-                unwrapped = _merge_qlora(unwrapped, output_dir)
-            else:
-                unwrapped = unwrapped.merge_and_unload()
-            merged = True
+    if (
+        recipe.peft.method != "none"
+        and recipe.peft.merge
+        and hasattr(unwrapped, "merge_and_unload")
+    ):
+        if recipe.peft.method == "qlora":
+            unwrapped = _merge_qlora(unwrapped, output_dir)
+        else:
+            unwrapped = unwrapped.merge_and_unload()
+        merged = True
     trainer.accelerator.wait_for_everyone()
     if trainer.accelerator.is_main_process:
         unwrapped.save_pretrained(output_dir, safe_serialization=True)

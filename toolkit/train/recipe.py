@@ -329,17 +329,21 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
         options = typing.get_args(annotation)
-        if value is None or (isinstance(value, str) and value.lower() in ("null", "none", "~")):
-            if type(None) in options:
-                return None
+        is_null = value is None or (
+            isinstance(value, str) and value.lower() in ("null", "none", "~")
+        )
+        if is_null and type(None) in options:
+            return None
         errors = []
         # Prefer an exact type match (a list stays a list for ``list[str] | str``).
         for option in options:
             if option is type(None):
                 continue
             base = typing.get_origin(option) or option
-            if isinstance(base, type) and isinstance(value, base) and not (
-                base in (int, float) and isinstance(value, bool)
+            if (
+                isinstance(base, type)
+                and isinstance(value, base)
+                and not (base in (int, float) and isinstance(value, bool))
             ):
                 return _coerce(value, option, where)
         for option in options:
@@ -366,7 +370,16 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
     if annotation is bool:
         if isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.lower() in ("true", "yes", "1", "on", "false", "no", "0", "off"):
+        if isinstance(value, str) and value.lower() in (
+            "true",
+            "yes",
+            "1",
+            "on",
+            "false",
+            "no",
+            "0",
+            "off",
+        ):
             return value.lower() in ("true", "yes", "1", "on")
         if isinstance(value, int) and value in (0, 1):
             return bool(value)
@@ -427,7 +440,9 @@ def recipe_from_dict(raw: dict[str, Any], *, name: str = "") -> Recipe:
         values["data"] = {"path": values["data"]}
     recipe = _build(Recipe, values, "")
     if isinstance(recipe.peft.target_modules, str) and "," in recipe.peft.target_modules:
-        recipe.peft.target_modules = [m.strip() for m in recipe.peft.target_modules.split(",") if m.strip()]
+        recipe.peft.target_modules = [
+            m.strip() for m in recipe.peft.target_modules.split(",") if m.strip()
+        ]
     if not recipe.name:
         recipe.name = name or _slug(recipe.base_model.split("/")[-1] or "run")
     if not recipe.output_dir:
@@ -455,7 +470,9 @@ def load_recipe(
         except yaml.YAMLError as error:
             raise RecipeError(f"{path}: not valid YAML: {error}") from None
         if not isinstance(raw, dict):
-            raise RecipeError(f"{path}: a recipe is a mapping of sections, got {type(raw).__name__}")
+            raise RecipeError(
+                f"{path}: a recipe is a mapping of sections, got {type(raw).__name__}"
+            )
     if overrides:
         raw = apply_overrides(raw, overrides)
     missing: list[str] = []
@@ -475,11 +492,15 @@ def validate(recipe: Recipe) -> None:
     params, peft, distill = recipe.params, recipe.peft, recipe.distill
     check(recipe.task in TASKS, f"task: {recipe.task!r} is not one of {', '.join(TASKS)}")
     check(bool(recipe.base_model), "base_model: required (a Hub id, a local path or 'smollm2')")
-    check(bool(recipe.data.path), "data.path: required (a local file/directory or a Hub dataset id)")
+    check(
+        bool(recipe.data.path), "data.path: required (a local file/directory or a Hub dataset id)"
+    )
     check(0.0 <= recipe.data.eval_fraction < 1.0, "data.eval_fraction: must be in [0, 1)")
     check(recipe.data.limit is None or recipe.data.limit > 0, "data.limit: must be positive")
     check(params.lr > 0, f"params.lr: must be > 0, got {params.lr}")
-    check(params.epochs > 0 or params.max_steps > 0, "params.epochs or params.max_steps must be > 0")
+    check(
+        params.epochs > 0 or params.max_steps > 0, "params.epochs or params.max_steps must be > 0"
+    )
     check(params.batch_size >= 1, "params.batch_size: must be >= 1")
     check(params.gradient_accumulation >= 1, "params.gradient_accumulation: must be >= 1")
     check(params.max_length >= 16, f"params.max_length: {params.max_length} is too short")
@@ -496,7 +517,10 @@ def validate(recipe: Recipe) -> None:
         f"params.think_token_init: {params.think_token_init!r} is not one of {', '.join(THINK_TOKEN_INITS)}",
     )
     check(0.0 <= params.warmup_ratio < 1.0, "params.warmup_ratio: must be in [0, 1)")
-    check(peft.method in PEFT_METHODS, f"peft.method: {peft.method!r} is not one of {', '.join(PEFT_METHODS)}")
+    check(
+        peft.method in PEFT_METHODS,
+        f"peft.method: {peft.method!r} is not one of {', '.join(PEFT_METHODS)}",
+    )
     if peft.method != "none":
         check(peft.r > 0, "peft.r: must be > 0")
         check(peft.alpha > 0, "peft.alpha: must be > 0")
@@ -509,7 +533,9 @@ def validate(recipe: Recipe) -> None:
         )
         check(distill.temperature > 0, "distill.temperature: must be > 0")
         check(0.0 <= distill.alpha <= 1.0, "distill.alpha: must be in [0, 1]")
-        check(distill.logit_clip is None or distill.logit_clip > 0, "distill.logit_clip: must be > 0")
+        check(
+            distill.logit_clip is None or distill.logit_clip > 0, "distill.logit_clip: must be > 0"
+        )
         check(0.0 <= distill.lmbda <= 1.0, "distill.lmbda: must be in [0, 1]")
         check(0.0 <= distill.beta <= 1.0, "distill.beta: must be in [0, 1]")
         check(

