@@ -178,3 +178,28 @@ def test_ollama_backend_keeps_thinking_separate():
         assert "\\boxed{" in completion.text
         assert completion.finish_reason == "stop"
         assert backend.describe()["base_url"] == server.url
+
+
+def test_cli_eval_against_openai_server_with_api_key(shared_data, tmp_path, monkeypatch):
+    import json
+
+    from typer.testing import CliRunner
+
+    from toolkit.cli import app
+
+    monkeypatch.setenv("MY_SERVER_KEY", "sk-loopback-secret")
+    with OpenAIServer(model="student", api_key="sk-loopback-secret") as server:
+        result = CliRunner().invoke(
+            app,
+            ["eval", "student", "--backend", "openai", "--base-url", server.url + "/v1",
+             "--api-key-env", "MY_SERVER_KEY", "--tasks", "gsm8k", "--limit", "2",
+             "--max-new-tokens", "300", "--data-file",
+             f"gsm8k={shared_data / 'gsm8k_test.jsonl'}", "-o", str(tmp_path)],
+        )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "sk-loopback-secret" not in result.output
+    results_text = (tmp_path / "results.json").read_text()
+    assert "sk-loopback-secret" not in results_text
+    results = json.loads(results_text)
+    assert results["model"]["base_url"] == server.url + "/v1"
+    assert results["tasks"]["gsm8k"]["num_samples"] == 2

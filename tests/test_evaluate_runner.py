@@ -140,6 +140,8 @@ def test_bad_arguments_fail_clearly(shared_data, tmp_path):
         evaluate("m", ["gsm8k"], backend=backend, data_files={"aime24": "x.jsonl"})
     with pytest.raises(FileNotFoundError, match="does not exist"):
         evaluate("m", ["gsm8k"], backend=backend, data_files={"gsm8k": tmp_path / "no.jsonl"})
+    with pytest.raises(ValueError, match="listed twice: gsm8k"):
+        evaluate("m", "gsm8k,math500,gsm8k", backend=backend)
     with pytest.raises(ValueError, match="n must be"):
         evaluate("m", ["gsm8k"], n=0, backend=backend)
 

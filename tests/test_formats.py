@@ -785,3 +785,75 @@ def test_batches_where_every_row_is_bad_and_all_null_columns():
     )
     untyped = datasets.Dataset.from_dict({"question": [None, None], "answer": [None, None]})
     assert normalize("gsm8k", untyped, return_quarantine=True).summary.quarantined == 2
+
+
+def test_mixed_type_extra_column_keeps_its_json_values(tmp_path):
+    """datasets stores a mixed-type column as JSON text (its ``Json`` feature); the metadata
+    must carry the values, not JSON-in-a-string."""
+    rows = [
+        {"question": "q1", "answer": "a\n#### 1", "difficulty": 3},
+        {"question": "q2", "answer": "b\n#### 2", "difficulty": "hard"},
+        {"question": "q3", "answer": "c\n#### 3", "difficulty": {"level": [1, 2]}},
+    ]
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    dataset = normalize("gsm8k", str(path))
+    assert [json.loads(m)["difficulty"] for m in dataset["metadata"]] == [
+        3,
+        "hard",
+        {"level": [1, 2]},
+    ]
+
+
+def test_a_custom_format_instance_as_in_the_package_docstring():
+    from toolkit.formats import BadRow, Format, require_text
+    from toolkit.thinking import extract_boxed, split_thinking
+
+    class QAFormat(Format):
+        name = "qa"
+        description = "question + reasoning + answer columns"
+        required = ("question", "answer")
+        consumed = ("question", "reasoning", "answer")
+
+        def convert(self, batch, out):
+            for i, (question, reasoning, answer) in enumerate(
+                zip(
+                    batch.column("question"),
+                    batch.column("reasoning"),
+                    batch.column("answer"),
+                    strict=True,
+                )
+            ):
+                try:
+                    problem = require_text(question, "question")
+                except BadRow as bad:
+                    out.reject(i, bad.field, bad.reason)
+                    continue
+                split = split_thinking(answer, reasoning=reasoning)
+                out.add(
+                    i,
+                    problem,
+                    split.answer,
+                    split.reasoning,
+                    split.reasoning_complete,
+                    extract_boxed(split.answer),
+                )
+
+    data = pd.DataFrame(
+        {
+            "question": ["1+1?", None],
+            "reasoning": ["one and one", "x"],
+            "answer": ["\\boxed{2}", "y"],
+            "tag": ["t1", "t2"],
+        }
+    )
+    result = normalize(QAFormat(), data, return_quarantine=True)
+    row = result.dataset[0]
+    assert (row["reasoning"], row["answer"], row["final_answer"]) == (
+        "one and one",
+        "\\boxed{2}",
+        "2",
+    )
+    assert row["domain"] == "math" and json.loads(row["metadata"]) == {"tag": "t1"}
+    assert result.summary.line() == "kept 1, quarantined 1: question: null (1)"
+    assert "qa" not in format_names()

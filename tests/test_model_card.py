@@ -212,3 +212,16 @@ def test_card_cli(evaluated, tmp_path):
         app, ["card", str(model_dir), "--results", str(tmp_path / "missing.json")]
     )
     assert result.exit_code == 1 and "no such results file" in " ".join(result.output.split())
+
+
+def test_template_override(evaluated, tmp_path, monkeypatch):
+    model_dir, model, _ = evaluated
+    template = tmp_path / "mine.md.j2"
+    template.write_text("---\n{{ card_data }}\n---\n\n# {{ title }}\n\n{{ eval_table }}\n")
+    monkeypatch.setenv("TOOLKIT_MODEL_CARD_TEMPLATE", str(template))
+    card = build_model_card(model_dir, model.results, repo_id="me/custom")
+    assert card.text.strip().startswith("# custom\n\n| task | metric | this model |")
+    validate_model_card(str(card), model.results)
+    monkeypatch.setenv("TOOLKIT_MODEL_CARD_TEMPLATE", str(tmp_path / "missing.j2"))
+    with pytest.raises(FileNotFoundError, match="TOOLKIT_MODEL_CARD_TEMPLATE"):
+        build_model_card(model_dir, model.results)

@@ -193,5 +193,5 @@ def test_load_traces_reads_a_versioned_dataset_from_the_store(fixtures_dir):
     push(traces.select(range(10)), "me/traces", "1.0", card=False)
     push(traces, "me/traces", "1.1", card=False)
     table, info = load_traces(DataConfig(path="me/traces", version="1.0"))
-    assert len(table) == 10 and (info.version, info.revision) == ("1.0", "v1.0")
+    assert len(table) == 10 and (info.version, info.revision) == ("1.0", None)
     assert table[0]["messages"][-1]["content"].startswith("<think>\n")

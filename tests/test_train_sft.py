@@ -216,3 +216,12 @@ def test_think_special_tokens_are_added_and_trained(tiny_model_dir, tmp_path):
     assert close_id >= 0 and tokenizer.decode([close_id]) == "</think>"
     # The single </think> token is a training target.
     assert any(close_id in row["labels"] for row in result.trainer.train_dataset)
+
+
+def test_eval_fraction_holds_out_rows_and_reports_eval_loss(tiny_model_dir, tmp_path):
+    run = recipe(tiny_model_dir, tmp_path / "eval", max_steps=2, save_steps=2, max_length=512)
+    run["data"]["eval_fraction"] = 0.25
+    result = train(run)
+    held_out = sum(len(row["seq_lengths"]) for row in result.trainer.eval_dataset)  # packed too
+    assert held_out == 8
+    assert result.summary["eval_loss"] is not None and result.summary["eval_loss"] > 0

@@ -1,6 +1,6 @@
 """Model cards whose eval table *is* the results file: ``model-index`` metadata + a readable card.
 
-The card is rendered from ``model_cards/model_card.md`` (Jinja) with
+The card is rendered from ``model_cards/model_card.md.j2`` (Jinja) with
 :class:`huggingface_hub.ModelCard`; its YAML header is a :class:`huggingface_hub.ModelCardData`
 with ``eval_results`` → ``model-index`` (one entry per task and metric, values in percent), plus
 ``base_model``, ``datasets``, ``license``, ``library_name: transformers``, ``tags`` and
@@ -38,12 +38,12 @@ VALUE_DECIMALS = 2
 
 
 def template_path() -> Path:
-    """The card template: ``$TOOLKIT_MODEL_CARD_TEMPLATE`` or ``model_cards/model_card.md``."""
+    """The card template: ``$TOOLKIT_MODEL_CARD_TEMPLATE`` or ``model_cards/model_card.md.j2``."""
     override = os.environ.get(TEMPLATE_ENV)
     path = (
         Path(override)
         if override
-        else Path(__file__).resolve().parents[2] / "model_cards" / "model_card.md"
+        else Path(__file__).resolve().parents[2] / "model_cards" / "model_card.md.j2"
     )
     if not path.is_file():
         raise FileNotFoundError(

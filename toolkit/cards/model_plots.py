@@ -74,6 +74,11 @@ def plot_evaluation(
                     alpha=0.55,
                     label=results["tasks"][task].get("pretty_name") or task,
                 )
+        if not details["thinking_tokens"].astype(float).gt(0).any():
+            ax.text(
+                0.5, 0.5, "no thinking tokens\n(no reasoning block in any output)",
+                ha="center", va="center", transform=ax.transAxes,
+            )  # fmt: skip
         ax.axvline(
             results["protocol"].get("max_new_tokens", 0), color="black", linestyle="--", linewidth=1
         )

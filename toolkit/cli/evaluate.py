@@ -66,6 +66,9 @@ def eval_command(
     base_url: str | None = typer.Option(
         None, "--base-url", help="openai: server URL (default http://127.0.0.1:8000/v1)."
     ),
+    api_key_env: str = typer.Option(
+        "OPENAI_API_KEY", "--api-key-env", help="openai: environment variable holding the key."
+    ),
     host: str | None = typer.Option(None, "--host", help="ollama: server URL."),
     tokenizer: str | None = typer.Option(
         None, "--tokenizer", help="openai/ollama: tokenizer for exact thinking-token counts."
@@ -87,6 +90,7 @@ def eval_command(
     if backend == "openai":
         options.update(
             base_url=base_url or "http://127.0.0.1:8000/v1",
+            api_key_env=api_key_env,
             tokenizer=tokenizer,
             concurrency=concurrency,
         )

@@ -300,6 +300,11 @@ def evaluate(
         seed=seed,
     )
     task_objects = [t if isinstance(t, BenchmarkSource) else resolve_task(t) for t in tasks]
+    names = [t.name for t in task_objects]
+    if len(set(names)) < len(names):
+        raise ValueError(
+            f"task(s) listed twice: {', '.join(sorted({x for x in names if names.count(x) > 1}))}"
+        )
     data_files = {k: os.fspath(v) for k, v in (data_files or {}).items()}
     unknown = set(data_files) - {t.name for t in task_objects}
     if unknown:

@@ -21,20 +21,26 @@ Built-in formats (``toolkit normalize --help`` lists them too)::
 How to add a format
 -------------------
 1. Create ``toolkit/formats/<name>.py`` with a :class:`Format` subclass decorated with
-   :func:`register_format`. Set ``name``, ``description``, ``required`` (columns that must exist;
-   a tuple inside means "any one of these spellings"), optionally ``signature`` (columns that make
-   auto-detection prefer this format), ``consumed`` (columns turned into schema fields, or merely
-   repeating them, and hence not copied into ``metadata``; every other column is kept there), ``hub_ids`` (Hub ids that ``normalize(hub_id)`` maps to it), the
-   default ``domain`` and ``options`` (keyword options with defaults).
+   :func:`register_format`. Set ``name`` and ``description``; ``required`` (columns that must
+   exist — a tuple inside means "any one of these spellings"); optionally ``signature`` (columns
+   that make auto-detection prefer this format) and ``priority`` (tie-break); ``consumed``
+   (columns turned into schema fields, or merely repeating them — every *other* column is kept in
+   ``metadata``); ``hub_ids`` (Hub ids that ``normalize(hub_id)`` maps to the format) with
+   ``hub_defaults`` (their config/split where ``load_dataset`` needs one); the default
+   ``domain``; and ``options`` (keyword options with their defaults, validated for you).
 2. Implement ``convert(self, batch, out)``: read columns with ``batch.column(name)`` (a Python
    list per Arrow batch) and call ``out.add(i, problem, answer, reasoning, reasoning_complete,
-   final_answer, gold_answer, system=..., domain=..., extra=...)`` per record, or
-   ``out.reject(i, field, reason)`` for a row that cannot be parsed. ``require_text`` /
+   final_answer, gold_answer, system=..., domain=..., extra=...)`` per record (several per row
+   are fine), ``out.reject(i, field, reason)`` for a row that cannot be parsed, or
+   ``out.skip(i, reason)`` for a candidate an option leaves out on purpose. ``require_text`` /
    ``optional_text`` raise :class:`BadRow` with the field and reason for null or mistyped values.
    Split completions with :func:`toolkit.thinking.split_thinking`; never build ids, messages or
-   metadata yourself: :class:`Records` does that for every format alike.
-3. Import the module at the bottom of this file, add a fixture under
+   metadata yourself: :class:`Records` does that for every format alike, column-wise.
+3. Import the module at the bottom of this file, add a hand-written fixture under
    ``tests/fixtures/formats/`` and assert its exact split in ``tests/test_formats.py``.
+
+A format defined outside the package works the same way: decorate it with
+:func:`register_format` in your own code, or pass an instance (``normalize(QAFormat(), data)``).
 
 Example::
 

@@ -87,7 +87,7 @@ def json_array(array: pa.Array | pa.ChunkedArray) -> pa.Array:
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     kind = array.type
-    if isinstance(kind, pa.ExtensionType):
+    if isinstance(kind, pa.BaseExtensionType):
         if kind.extension_name == "arrow.json":  # datasets' Json feature: already JSON text
             return array.storage.cast(pa.string())
         array = array.storage

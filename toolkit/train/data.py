@@ -82,8 +82,8 @@ def load_traces(config: DataConfig) -> tuple[datasets.Dataset, DataInfo]:
     if config.version:
         from toolkit.hub import load as hub_load  # lazily: only versioned datasets need it
 
+        # The version *is* the pinned revision (tag v<version>); no separate revision to record.
         table = hub_load(config.path, version=config.version, split=config.split)
-        revision = f"v{str(config.version).removeprefix('v')}"  # the tag toolkit.hub.push creates
     else:
         from toolkit.io import load_table
 

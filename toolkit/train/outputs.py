@@ -33,6 +33,7 @@ adapter, which transformers loads on top of the base model when ``peft`` is inst
 ``target_tokens``         tokens inside the loss (assistant tokens incl. EOS) in one epoch
 ``loss_curve``            [{``step``, ``loss``, ``learning_rate``, ``epoch``}, …] as logged
 ``final_loss``            last logged training loss
+``eval_loss``             last held-out loss (``data.eval_fraction`` > 0), else ``null``
 ``runtime_seconds``       wall-clock of ``trainer.train`` in this invocation
 ``started_at``/``finished_at``  ISO-8601 UTC
 ``resumed_from``          checkpoint directory the run resumed from, else ``null``
@@ -258,6 +259,9 @@ def write_outputs(
         "target_tokens": int(target_tokens),
         "loss_curve": curve,
         "final_loss": curve[-1]["loss"] if curve else None,
+        "eval_loss": next(
+            (h["eval_loss"] for h in reversed(state.log_history) if "eval_loss" in h), None
+        ),
         "runtime_seconds": round(runtime_seconds, 3),
         "started_at": callback.started_at,
         "finished_at": _now(),

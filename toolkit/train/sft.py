@@ -193,6 +193,9 @@ def sft_config(
         "remove_unused_columns": True,
         "push_to_hub": False,
     }
+    if recipe.data.eval_fraction > 0:
+        kwargs["eval_strategy"] = "steps"
+        kwargs["eval_steps"] = params.save_steps
     if end_of_turn in tokenizer.get_vocab():
         kwargs["eos_token"] = end_of_turn
     if params.gradient_checkpointing:
