@@ -306,3 +306,20 @@ def test_cli_curate_chain_keeps_lineage(tmp_path):
     )
     assert bad.exit_code == 1
     assert "no 'correct' column" in bad.output
+
+
+def test_forked_scan_matches_single_process(monkeypatch):
+    import sys
+
+    monkeypatch.setattr(sys.modules["toolkit.curate"], "_CHUNK_ROWS", 3)
+    from toolkit.curate import build_ngram_index
+
+    index = build_ngram_index("bench", ["one two three four five six seven eight nine ten"])
+    texts = [
+        "x one two three four five six seven eight y" if i % 4 == 0 else f"row {i} nothing"
+        for i in range(20)
+    ]
+    single = contamination_flags(texts, [index], num_proc=1)
+    forked = contamination_flags(texts, [index], num_proc=2)
+    assert single == forked
+    assert single["bench"] == [i % 4 == 0 for i in range(20)]

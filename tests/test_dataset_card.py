@@ -62,7 +62,10 @@ def test_stats_and_lineage_from_data():
     assert lineage["sampling"] == ['{"max_tokens": 4096, "temperature": 0.6, "top_p": 0.95}']
     assert source_datasets(lineage["sources"]) == ["open-r1/OpenR1-Math-220k"]
     assert [size_category(n) for n in (0, 999, 1000, 250_000)] == [
-        "n<1K", "n<1K", "1K<n<10K", "100K<n<1M",
+        "n<1K",
+        "n<1K",
+        "1K<n<10K",
+        "100K<n<1M",
     ]
 
 
@@ -120,13 +123,15 @@ def test_invalid_metadata_is_rejected(kwargs, message):
 
 def test_validate_rejects_handwritten_bad_header():
     bad = "---\nlicense: mit\nsize_categories:\n- lots\ntask_categories:\n- text-generation\n---\n"
-    with pytest.raises(ValueError, match="size_categories.*configs: missing"):
+    with pytest.raises(ValueError, match=r"size_categories.*configs: missing"):
         validate_dataset_card(bad)
 
 
 def test_template_override(tmp_path, monkeypatch):
     template = tmp_path / "card.md.j2"
-    template.write_text("---\n{{ card_data }}\n---\n# {{ pretty_name }} has {{ stats.rows }} rows\n")
+    template.write_text(
+        "---\n{{ card_data }}\n---\n# {{ pretty_name }} has {{ stats.rows }} rows\n"
+    )
     monkeypatch.setenv("TOOLKIT_DATASET_CARD_TEMPLATE", str(template))
     card = build_dataset_card(_traces(), repo_id="org/custom", plot_path=None)
     assert "# custom has 11 rows" in str(card)

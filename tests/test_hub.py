@@ -196,6 +196,7 @@ def test_push_killed_midway_leaves_previous_version_intact(tmp_path):
             process.kill()
             process.wait(timeout=30)
     assert process.returncode == -signal.SIGKILL
+    assert list((store / ".tmp").glob(f"push-{process.pid}-*"))  # the dead push's staging
     assert _git(repo, "show-ref") == refs_before  # no branch moved, no tag created
     assert list_versions("org/kill") == ["1.0.0"]
     assert load("org/kill").to_list() == previous.to_list()
@@ -204,9 +205,33 @@ def test_push_killed_midway_leaves_previous_version_intact(tmp_path):
     after = push(previous.select([0]), "org/kill", card=False)
     assert (after.created, after.version) == (True, "1.0.1")
     assert before.revision in _git(repo, "rev-list", "main")
+    assert not list((store / ".tmp").glob(f"push-{process.pid}-*"))  # cleared by the next push
     subprocess.run(
         ["git", "--git-dir", str(repo), "fsck", "--no-dangling"], check=True, capture_output=True
     )
+
+
+def test_push_failing_at_the_ref_update_changes_nothing(monkeypatch):
+    import sys as _sys
+
+    hub_module = _sys.modules["toolkit.hub"]
+    first = push(_traces(3), "org/crash", "1.0.0", card=False)
+    real_git = hub_module._git
+
+    def crash_on_ref_update(repo, *args, **kwargs):
+        if args and args[0] == "update-ref":
+            raise KeyboardInterrupt  # interrupted after the objects were written
+        return real_git(repo, *args, **kwargs)
+
+    monkeypatch.setattr(hub_module, "_git", crash_on_ref_update)
+    with pytest.raises(KeyboardInterrupt):
+        push(_traces(4), "org/crash", "1.1.0", card=False)
+    monkeypatch.setattr(hub_module, "_git", real_git)
+    assert list_versions("org/crash") == ["1.0.0"]
+    assert load("org/crash").to_list() == _traces(3).to_list()
+    retry = push(_traces(4), "org/crash", "1.1.0", card=False)
+    assert retry.created and retry.revision != first.revision
+    assert load("org/crash", "1.1.0").to_list() == _traces(4).to_list()
 
 
 def test_push_folder_versions_any_files(tmp_path):

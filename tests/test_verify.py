@@ -166,3 +166,37 @@ def test_verify_dataset_names_missing_columns():
     table = datasets.Dataset.from_dict({"answer": ["1"], "gold_answer": ["1"]})
     with pytest.raises(ValueError, match="prediction field 'completion'"):
         verify(table, prediction_field="completion", num_proc=0)
+
+
+def test_cli_verify_writes_columns_and_summary(tmp_path):
+    from typer.testing import CliRunner
+
+    from toolkit.cli import app
+
+    records = [
+        TraceRecord(
+            problem="a", reasoning="r", answer=r"\boxed{2}", final_answer="2", gold_answer="2"
+        ),
+        TraceRecord(
+            problem="b",
+            reasoning="r",
+            answer=r"\boxed{3}",
+            final_answer="3",
+            gold_answer=r"\frac{1}{",
+        ),
+    ]
+    source = tmp_path / "traces.parquet"
+    records_to_dataset(records).to_parquet(str(source))
+    out = tmp_path / "verified.jsonl"
+    result = CliRunner().invoke(app, ["verify", str(source), "-o", str(out), "--num-proc", "1"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["correct"], r["verify_error"]) for r in rows] == [
+        (True, None),
+        (None, GOLD_UNPARSEABLE),
+    ]
+    output = " ".join(result.output.split())  # rich wraps long lines
+    assert "1 correct of 1 graded" in output
+    assert "gold_unparseable: 1" in output
+    bad = CliRunner().invoke(app, ["verify", str(source), "-o", str(out), "--answer-type", "x"])
+    assert bad.exit_code == 1 and "answer_type must be one of" in bad.output

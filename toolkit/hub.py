@@ -183,17 +183,9 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _stage_dataset(
-    dataset: Any,
-    folder: Path,
-    *,
-    repo_id: str,
-    version: str | None,
-    card: bool,
-    lineage: Sequence[Any] | None,
-) -> tuple[str, list[str]]:
-    """Write data files (and the hash they define) into ``folder``; the card comes later, once
-    the version is known. Returns the content hash and the data file paths."""
+def _stage_dataset(dataset: Any, folder: Path) -> tuple[str, list[str]]:
+    """Write the data files into ``folder``; return the content hash they define and their
+    paths. The card comes later, once the version is known."""
     hashes: dict[str, str] = {}
     for split, data in _as_splits(dataset).items():
         relative = f"data/{split}-00000-of-00001.parquet"
@@ -201,6 +193,27 @@ def _stage_dataset(
     joined = "\n".join(f"{path} {digest}" for path, digest in sorted(hashes.items()))
     content_hash = "sha256:" + hashlib.sha256(joined.encode()).hexdigest()
     return content_hash, sorted(hashes)
+
+
+def _staging_dir(root: Path) -> Path:
+    """``<store>/.tmp``, cleared of staging folders left by pushes that died (their pid is in
+    the name), so that a killed push costs disk space only until the next one."""
+    staging = root / ".tmp"
+    staging.mkdir(parents=True, exist_ok=True)
+    for leftover in staging.glob("push-*-*"):
+        try:
+            pid = int(leftover.name.split("-")[1])
+        except (IndexError, ValueError):
+            continue
+        if pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(leftover, ignore_errors=True)
+        except PermissionError:  # alive, owned by someone else
+            continue
+    return staging
 
 
 def _finish_dataset_stage(
@@ -282,14 +295,10 @@ def push(
     version = check_version(version)
     _as_splits(dataset)  # type check before any I/O
     target, root = resolve_target(store)
-    staging_root = root / ".tmp" if root is not None else None
-    if staging_root is not None:
-        staging_root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="push-", dir=staging_root) as tmp:
+    staging_root = _staging_dir(root) if root is not None else None
+    with tempfile.TemporaryDirectory(prefix=f"push-{os.getpid()}-", dir=staging_root) as tmp:
         folder = Path(tmp) / "content"
-        content_hash, data_files = _stage_dataset(
-            dataset, folder, repo_id=repo_id, version=version, card=card, lineage=lineage
-        )
+        content_hash, data_files = _stage_dataset(dataset, folder)
 
         def finish(final_version: str) -> None:
             _finish_dataset_stage(
@@ -376,8 +385,8 @@ def push_folder(
             message=message,
         )
     assert root is not None
-    (root / ".tmp").mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="push-", dir=root / ".tmp") as tmp:
+    staging_root = _staging_dir(root)
+    with tempfile.TemporaryDirectory(prefix=f"push-{os.getpid()}-", dir=staging_root) as tmp:
         staged = Path(tmp) / "content"
         shutil.copytree(source, staged, ignore=shutil.ignore_patterns(".git"))
         return _local_push(
@@ -668,9 +677,9 @@ def checkout(
     repo_type: str = "dataset",
 ) -> Path:
     """A read-only folder with the files of ``ref`` (materialised once per commit)."""
-    _, root = resolve_target(store if store is not None else None)
-    root = Path(store) if store is not None and str(store) != "hub" else root
-    assert root is not None
+    target, root = resolve_target(store)
+    if target != "local" or root is None:
+        raise ValueError("checkout reads the local store; use load() for the Hub")
     repo = local_repo_path(root, repo_id, repo_type)
     if not (repo / "HEAD").exists():
         raise FileNotFoundError(f"{repo_id}: no {repo_type} of that name in the local store {root}")
