@@ -122,9 +122,13 @@ def main() -> None:
     started = time.perf_counter()
     graded = verify(dataset, num_proc=args.num_proc, answer_type="math", progress=False)
     toolkit_s = time.perf_counter() - started
+    # The same with one worker: separates the process pool's share from the caches' share.
+    started = time.perf_counter()
+    single = verify(dataset, num_proc=1, answer_type="math", progress=False)
+    single_s = time.perf_counter() - started
 
-    ours = graded["correct"]
-    errors = graded["verify_error"]
+    ours = list(graded["correct"])
+    errors = list(graded["verify_error"])
     differing = sum(1 for a, b in zip(ours, baseline, strict=True) if a is not None and a != b)
     ungraded = sum(1 for a in ours if a is None)
     ungraded_loop_true = sum(1 for a, b in zip(ours, baseline, strict=True) if a is None and b)
@@ -134,6 +138,12 @@ def main() -> None:
     print(f"plain math-verify loop : {loop_rate:8.1f} answers/s ({loop_s:.1f} s)")
     print(f"toolkit.verify (np={args.num_proc})  : {ours_rate:8.1f} answers/s ({toolkit_s:.1f} s)")
     print(f"speed-up               : {ours_rate / loop_rate:.2f}x (target >= 1.8x)")
+    print(
+        f"toolkit.verify (np=1)  : {len(predictions) / single_s:8.1f} answers/s "
+        f"({single_s:.1f} s; caches alone: {loop_s / single_s:.2f}x, "
+        f"pool np={args.num_proc} over np=1: {single_s / toolkit_s:.2f}x)"
+    )
+    assert list(single["correct"]) == ours, "np=1 and np>1 verdicts differ"
     print(f"differing verdicts     : {differing} (of {len(ours) - ungraded} graded)")
     print(
         f"ungraded by toolkit    : {ungraded} (gold_unparseable/timeouts; {ungraded_loop_true} of "

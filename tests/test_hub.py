@@ -144,6 +144,8 @@ def test_branch_and_local_pull_request():
     assert "1.2.0" not in list_versions("org/br")  # tagged only once merged
     assert load("org/br").to_list() == _traces(3).to_list()
     assert base.revision != pr.revision
+    with pytest.raises(ValueError, match="create_pr opens a pull request against main"):
+        push(_traces(6), "org/br", create_pr=True, branch="dev")
 
 
 _KILL_SCRIPT = textwrap.dedent(

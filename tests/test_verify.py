@@ -75,6 +75,29 @@ def test_pathological_expression_times_out_within_the_bound():
     assert elapsed < 15, f"took {elapsed:.1f}s"
 
 
+def test_hard_timeout_kills_and_replaces_the_worker():
+    # A soft deadline far away: only the parent's hard deadline can stop the item, by killing
+    # the worker process; the items queued behind it go to a fresh worker.
+    started = time.monotonic()
+    verdicts = verify_many(
+        [r"\boxed{1}", PATHOLOGICAL, r"\boxed{3}", "#### 4"],
+        ["1", "3", "3", "4"],
+        ["math", "math", "math", "gsm8k"],
+        num_proc=1,
+        timeout_s=60.0,
+        hard_timeout_s=1.0,
+        chunk_size=4,
+    )
+    elapsed = time.monotonic() - started
+    assert [(v.correct, v.error) for v in verdicts] == [
+        (True, None),
+        (None, TIMEOUT),
+        (True, None),
+        (True, None),
+    ]
+    assert elapsed < 20, f"took {elapsed:.1f}s"
+
+
 def test_soft_timeout_in_main_thread_restores_previous_timer():
     import signal
 

@@ -132,6 +132,13 @@ def _version_key(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in core.split("."))
 
 
+def _check_pr_branch(create_pr: bool, branch: str | None) -> None:
+    # The Hub opens pull requests against the default branch only (huggingface_hub refuses
+    # create_pr together with a revision); the local store follows the same rule.
+    if create_pr and branch:
+        raise ValueError("create_pr opens a pull request against main; do not also pass branch")
+
+
 def next_version(existing: Sequence[str]) -> str:
     """The next patch version after the highest existing one (``1.0.0`` for the first)."""
     versions = [v for v in existing if _VERSION.match(v)]
@@ -293,6 +300,7 @@ def push(
     """
     check_repo_id(repo_id)
     version = check_version(version)
+    _check_pr_branch(create_pr, branch)
     _as_splits(dataset)  # type check before any I/O
     target, root = resolve_target(store)
     staging_root = _staging_dir(root) if root is not None else None
@@ -358,6 +366,7 @@ def push_folder(
     """
     check_repo_id(repo_id)
     version = check_version(version)
+    _check_pr_branch(create_pr, branch)
     if repo_type not in ("model", "dataset", "space"):
         raise ValueError(f"repo_type must be 'model', 'dataset' or 'space', not {repo_type!r}")
     source = Path(folder)

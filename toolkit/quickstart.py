@@ -32,6 +32,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -126,6 +127,18 @@ def served_model(model_dir: str | os.PathLike[str], *, ready_timeout: float = 24
         process.stderr.close()
 
 
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hub endpoint answers at all (any HTTP status counts as reachable)."""
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    try:
+        urllib.request.urlopen(urllib.request.Request(endpoint, method="HEAD"), timeout=timeout)
+    except urllib.error.HTTPError:
+        return True
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 class Quickstart:
     """Runs the stages in order, skipping those already recorded as done in the state file."""
 
@@ -141,6 +154,11 @@ class Quickstart:
         self.workdir.mkdir(parents=True, exist_ok=True)
         # The local store and model cache live inside the workdir unless the user set them.
         os.environ.setdefault("TOOLKIT_STORE", str(self.workdir / "store"))
+        if not os.environ.get("HF_HUB_OFFLINE") and not hub_reachable():
+            # Without this, every Hub lookup (benchmark sets for decontamination, say) would
+            # spend its retries and back-off before giving up.
+            self.console.print("[yellow]The Hugging Face Hub is unreachable: working offline.[/]")
+            os.environ["HF_HUB_OFFLINE"] = "1"
         self.state: dict[str, dict[str, Any]] = (
             json.loads(self.state_path.read_text()) if self.state_path.exists() else {}
         )

@@ -113,9 +113,13 @@ def wrap_gold(gold: str) -> str:
     """MATH-style golds are bare LaTeX (``\\frac{1}{2}``); math-verify only extracts LaTeX inside
     delimiters, so wrap them in ``\\boxed{}`` unless they already carry ``$`` or ``\\boxed``."""
     gold = gold.strip()
-    if "\\boxed" in gold or "$" in gold or "\\(" in gold or "\\[" in gold:
+    if "\\boxed" in gold or _MATH_DELIMITER.search(gold):
         return gold
     return f"\\boxed{{{gold}}}"
+
+
+#: An unescaped ``$`` or ``\(``/``\[`` (``\$36`` is a dollar amount, not a delimiter).
+_MATH_DELIMITER = re.compile(r"(?<!\\)\$|\\\(|\\\[")
 
 
 @lru_cache(maxsize=8192)
@@ -525,7 +529,9 @@ def _run_pool(
     from tqdm.auto import tqdm
 
     ctx = _context()
-    pending: deque[Item] = deque(items)
+    # Items sharing a gold go out together, so each gold (and the answers to it) is parsed by one
+    # worker instead of by every worker: the caches, not only the cores, make the pool fast.
+    pending: deque[Item] = deque(sorted(items, key=lambda item: (str(item[2]), item[3])))
     workers = [_Worker(ctx, timeout_s) for _ in range(num_workers)]
     remaining = len(items)
     killed = 0
