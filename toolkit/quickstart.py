@@ -56,11 +56,11 @@ class QuickstartConfig:
     """What the quickstart does; every field is a ``toolkit quickstart`` option."""
 
     workdir: Path = Path("runs/quickstart")
-    train_problems: int = 16
+    train_problems: int = 12
     eval_problems: int = 8
     samples: int = 2
-    teacher_max_tokens: int = 48
-    train_steps: int = 12
+    teacher_max_tokens: int = 40
+    train_steps: int = 8
     eval_max_new_tokens: int = 96
     concurrency: int = 4
     teacher: str | None = None  # a model dir / Hub id; default: SmolLM2-135M-Instruct
@@ -86,18 +86,25 @@ def _free_port() -> int:
 
 
 @contextmanager
-def served_model(model_dir: str | os.PathLike[str], *, ready_timeout: float = 240) -> Iterator[str]:
+def served_model(
+    model_dir: str | os.PathLike[str],
+    *,
+    ready_timeout: float = 240,
+    extra_args: tuple[str, ...] = (),
+) -> Iterator[str]:
     """Run ``transformers serve MODEL_DIR`` on a free loopback port; yield its ``/v1`` base URL.
 
     The server is stopped (terminate, then kill) on exit, whatever happened inside.
     """
     executable = shutil.which("transformers") or str(Path(sys.executable).parent / "transformers")
     if not Path(executable).exists():
-        raise RuntimeError("`transformers serve` is not installed: pip install 'transformers[serving]'")
+        raise RuntimeError(
+            "`transformers serve` is not installed: pip install 'transformers[serving]'"
+        )
     port = _free_port()
     process = subprocess.Popen(
         [executable, "serve", os.fspath(model_dir), "--host", "127.0.0.1", "--port", str(port),
-         "--device", "cpu", "--log-level", "warning"],
+         "--device", "cpu", "--log-level", "warning", *extra_args],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )  # fmt: skip
@@ -298,9 +305,7 @@ class Quickstart:
         from toolkit.io import load_table
 
         dataset = load_table(self.out("curate")["path"])
-        result = push(
-            dataset, DATASET_REPO, version="1.0.0", lineage=self.out("curate")["lineage"]
-        )
+        result = push(dataset, DATASET_REPO, version="1.0.0", lineage=self.out("curate")["lineage"])
         return {"repo_id": DATASET_REPO, "version": "1.0.0", "location": str(result.url_or_path)}
 
     def stage_train(self) -> dict[str, Any]:
@@ -396,8 +401,7 @@ class Quickstart:
         scores = self.out("evaluate")["scores"]
         line = (
             f"quickstart done in {seconds:.0f} s: {self.out('curate')['rows']} curated traces, "
-            f"student pass@1 "
-            + ", ".join(f"{task}={value:.3f}" for task, value in scores.items())
+            f"student pass@1 " + ", ".join(f"{task}={value:.3f}" for task, value in scores.items())
         )
         self.console.print(f"[bold green]{line}[/]")
         return {"state": self.state, "line": line}

@@ -12,11 +12,11 @@ from toolkit.cli.app import app, console, fail
 @app.command()
 def quickstart(
     workdir: Path = typer.Option(Path("runs/quickstart"), help="Where every stage writes."),
-    train_problems: int = typer.Option(16, help="Bundled problems used for traces."),
+    train_problems: int = typer.Option(12, help="Bundled problems used for traces."),
     eval_problems: int = typer.Option(8, help="Held-out bundled problems for evaluation."),
     samples: int = typer.Option(2, "-n", "--samples", help="Teacher samples per problem."),
-    teacher_max_tokens: int = typer.Option(48, help="Teacher max_tokens per sample."),
-    train_steps: int = typer.Option(12, help="LoRA SFT steps."),
+    teacher_max_tokens: int = typer.Option(40, help="Teacher max_tokens per sample."),
+    train_steps: int = typer.Option(8, help="LoRA SFT steps."),
     eval_max_new_tokens: int = typer.Option(96, help="Student max_new_tokens at evaluation."),
     teacher: str | None = typer.Option(
         None, help="Teacher model dir or Hub id (default: SmolLM2-135M-Instruct, offline)."
@@ -27,7 +27,7 @@ def quickstart(
 
     Re-running resumes: finished stages are skipped (state in WORKDIR/quickstart.json).
     """
-    from toolkit.quickstart import QuickstartConfig, Quickstart
+    from toolkit.quickstart import Quickstart, QuickstartConfig
 
     config = QuickstartConfig(
         workdir=workdir,
