@@ -8,64 +8,24 @@ does ~15 tokens/s on an idle 2-core CPU.
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import time
-import urllib.request
 
 import datasets
 import pytest
 
 from toolkit.generate import generate
+from toolkit.models import serve_transformers
 from toolkit.schema import loads_metadata, validate_dataset
 
 pytestmark = pytest.mark.integration
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def transformers_server(smollm2_dir):
-    executable = shutil.which("transformers")
-    if executable is None:
+    if shutil.which("transformers") is None:
         pytest.skip("the `transformers` CLI is not installed (pip install transformers[serving])")
-    port = _free_port()
-    process = subprocess.Popen(
-        [executable, "serve", str(smollm2_dir), "--host", "127.0.0.1", "--port", str(port),
-         "--device", "cpu", "--log-level", "warning"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"transformers serve exited: {process.stderr.read()[-2000:]}")
-            try:
-                with urllib.request.urlopen(url + "/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("transformers serve did not become ready within 180 s")
-            time.sleep(0.5)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(30)
-        process.stderr.close()
+    with serve_transformers(smollm2_dir, ready_timeout=180) as base_url:
+        yield base_url.removesuffix("/v1")
 
 
 @pytest.mark.parametrize("stream", [False, True])

@@ -16,10 +16,15 @@ import importlib.util
 import logging
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -194,3 +199,62 @@ def build_tiny_model(
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.save_pretrained(path)
     return path
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 (servers in this toolkit bind to loopback only)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def serve_transformers(
+    model_dir: str | os.PathLike[str],
+    *,
+    device: str = "cpu",
+    ready_timeout: float = 240,
+    extra_args: tuple[str, ...] = (),
+) -> Iterator[str]:
+    """Run ``transformers serve MODEL_DIR`` on a free loopback port; yield its ``/v1`` base URL.
+
+    A real OpenAI-compatible server for a local model (the quickstart's teacher, integration
+    tests). The server pins that one model: requests must name ``model=str(model_dir)``. It is
+    stopped (terminate, then kill) on exit, whatever happened inside.
+    """
+    executable = shutil.which("transformers") or str(Path(sys.executable).parent / "transformers")
+    if not Path(executable).exists():
+        raise RuntimeError(
+            "`transformers serve` is not installed: pip install 'transformers[serving]'"
+        )
+    port = free_port()
+    process = subprocess.Popen(
+        [executable, "serve", os.fspath(model_dir), "--host", "127.0.0.1", "--port", str(port),
+         "--device", device, "--log-level", "warning", *extra_args],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + ready_timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"transformers serve exited: {process.stderr.read()[-2000:]}")
+            try:
+                with urllib.request.urlopen(url + "/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"transformers serve was not ready within {ready_timeout:.0f} s")
+            time.sleep(0.5)
+        yield url + "/v1"
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(30)
+        process.stderr.close()

@@ -28,14 +28,10 @@ import json
 import logging
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -79,61 +75,6 @@ def bundled(name: str) -> Path:
     return Path(str(resources.files("toolkit") / "data" / "quickstart" / name))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def served_model(
-    model_dir: str | os.PathLike[str],
-    *,
-    ready_timeout: float = 240,
-    extra_args: tuple[str, ...] = (),
-) -> Iterator[str]:
-    """Run ``transformers serve MODEL_DIR`` on a free loopback port; yield its ``/v1`` base URL.
-
-    The server is stopped (terminate, then kill) on exit, whatever happened inside.
-    """
-    executable = shutil.which("transformers") or str(Path(sys.executable).parent / "transformers")
-    if not Path(executable).exists():
-        raise RuntimeError(
-            "`transformers serve` is not installed: pip install 'transformers[serving]'"
-        )
-    port = _free_port()
-    process = subprocess.Popen(
-        [executable, "serve", os.fspath(model_dir), "--host", "127.0.0.1", "--port", str(port),
-         "--device", "cpu", "--log-level", "warning", *extra_args],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + ready_timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"transformers serve exited: {process.stderr.read()[-2000:]}")
-            try:
-                with urllib.request.urlopen(url + "/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"transformers serve was not ready within {ready_timeout:.0f} s")
-            time.sleep(0.5)
-        yield url + "/v1"
-    finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(30)
-        process.stderr.close()
-
-
 def hub_reachable(timeout: float = 3.0) -> bool:
     """Whether the Hub endpoint answers at all (any HTTP status counts as reachable)."""
     endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
@@ -144,6 +85,21 @@ def hub_reachable(timeout: float = 3.0) -> bool:
     except (OSError, ValueError):
         return False
     return True
+
+
+def go_offline() -> None:
+    """Switch huggingface_hub and datasets to offline mode in this process.
+
+    Both read ``HF_HUB_OFFLINE`` once, at import (and ``import toolkit`` imports them), so the
+    environment variable alone would only reach subprocesses.
+    """
+    import datasets.config
+    import huggingface_hub.constants
+
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    huggingface_hub.constants.HF_HUB_OFFLINE = True
+    datasets.config.HF_HUB_OFFLINE = True
+    datasets.config.HF_DATASETS_OFFLINE = True
 
 
 class Quickstart:
@@ -165,7 +121,7 @@ class Quickstart:
             # Without this, every Hub lookup (benchmark sets for decontamination, say) would
             # spend its retries and back-off before giving up.
             self.console.print("[yellow]The Hugging Face Hub is unreachable: working offline.[/]")
-            os.environ["HF_HUB_OFFLINE"] = "1"
+            go_offline()
         self.state: dict[str, dict[str, Any]] = (
             json.loads(self.state_path.read_text()) if self.state_path.exists() else {}
         )
@@ -228,6 +184,7 @@ class Quickstart:
         import datasets
 
         from toolkit.generate import generate
+        from toolkit.models import serve_transformers
 
         problems = self._problems()[: self.config.train_problems]
         table = datasets.Dataset.from_dict(
@@ -238,7 +195,7 @@ class Quickstart:
         )
         output = self.workdir / "traces" / "generated.parquet"
         teacher = self.out("teacher")["teacher"]
-        with served_model(teacher) as base_url:
+        with serve_transformers(teacher) as base_url:
             result = generate(
                 table,
                 "openai",
