@@ -807,7 +807,7 @@ def test_mixed_type_extra_column_keeps_its_json_values(tmp_path):
 
 def test_a_custom_format_instance_as_in_the_package_docstring():
     from toolkit.formats import BadRow, Format, require_text
-    from toolkit.thinking import extract_boxed, split_thinking
+    from toolkit.thinking import split_thinking
 
     class QAFormat(Format):
         name = "qa"
@@ -830,14 +830,7 @@ def test_a_custom_format_instance_as_in_the_package_docstring():
                     out.reject(i, bad.field, bad.reason)
                     continue
                 split = split_thinking(answer, reasoning=reasoning)
-                out.add(
-                    i,
-                    problem,
-                    split.answer,
-                    split.reasoning,
-                    split.reasoning_complete,
-                    extract_boxed(split.answer),
-                )
+                out.add_split(i, problem, split)
 
     data = pd.DataFrame(
         {

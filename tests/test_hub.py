@@ -17,7 +17,7 @@ import datasets
 import pytest
 from typer.testing import CliRunner
 
-from tests.helpers.hub import FakeHub
+from tests.helpers.hub import serve_fake_hub
 from toolkit.cli import app
 from toolkit.curate import complete_only, write_lineage
 from toolkit.hub import (
@@ -277,18 +277,7 @@ def test_cli_push_and_load(tmp_path):
 
 @pytest.fixture
 def fake_hub(monkeypatch):
-    import huggingface_hub.constants
-
-    hub = FakeHub().start()
-    monkeypatch.setenv("HF_ENDPOINT", hub.url)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
-    monkeypatch.setenv("HF_TOKEN", "hf_fixtureTOKEN0123456789")
-    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
-    try:
-        yield hub
-    finally:
-        hub.stop()
+    yield from serve_fake_hub(monkeypatch)
 
 
 def test_hub_push_requests(fake_hub, caplog):

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.helpers.evaluate import ScriptedBackend, gold_script
-from tests.helpers.hub import FakeHub
+from tests.helpers.hub import serve_fake_hub
 from toolkit.cards.model_card import validate_model_card
 from toolkit.cli import app
 from toolkit.evaluate import evaluate
@@ -101,19 +101,7 @@ def test_publish_errors(model_dir, results_file, tmp_path):
 
 @pytest.fixture
 def fake_hub(monkeypatch):
-    import huggingface_hub.constants
-
-    hub = FakeHub().start()
-    monkeypatch.setenv("HF_ENDPOINT", hub.url)
-    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", hub.url)
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
-    monkeypatch.setenv("HF_TOKEN", "hf_fixtureTOKEN0123456789")
-    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
-    try:
-        yield hub
-    finally:
-        hub.stop()
+    yield from serve_fake_hub(monkeypatch, patch_endpoint_constant=True)
 
 
 def test_publish_to_hub(fake_hub, model_dir, results_file):

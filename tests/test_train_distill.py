@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from tests.helpers.train import TRACES_FIXTURE, one_torch_thread
 from toolkit.train import train
 from toolkit.train.distill import VocabularyMismatchError, distillation_loss
 
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "train" / "traces.jsonl"
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+_one_thread = pytest.fixture(autouse=True)(one_torch_thread)
 
 
 def distill_recipe(student, teacher, output_dir, **distill):
@@ -27,7 +16,7 @@ def distill_recipe(student, teacher, output_dir, **distill):
         "task": "distill",
         "base_model": str(student),
         "output_dir": str(output_dir),
-        "data": {"path": str(FIXTURE), "limit": 8},
+        "data": {"path": str(TRACES_FIXTURE), "limit": 8},
         "params": {
             "lr": 1e-3,
             "max_steps": 2,

@@ -6,20 +6,13 @@ import json
 
 import pytest
 
+from tests.helpers.train import one_torch_thread
 from toolkit.train import train
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One thread: on a 2-core box shared with other work, more threads only add contention."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+_one_thread = pytest.fixture(autouse=True)(one_torch_thread)
 
 
 def _think_traces(path):

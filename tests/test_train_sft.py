@@ -7,20 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.train import TRACES_FIXTURE, one_torch_thread
 from toolkit.train import train
 
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "train" / "traces.jsonl"
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models are dominated by threading overhead; one thread is faster and steadier."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+_one_thread = pytest.fixture(autouse=True)(one_torch_thread)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +38,7 @@ def recipe(model_dir, output_dir, **params):
         "task": "sft",
         "base_model": str(model_dir),
         "output_dir": str(output_dir),
-        "data": {"path": str(FIXTURE)},
+        "data": {"path": str(TRACES_FIXTURE)},
         "params": base,
     }
 
@@ -107,7 +97,7 @@ def test_packing_keeps_sequences_apart(tiny_qwen_dir):
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_qwen_dir)
     info = analyze_template(tokenizer)
-    rows = [json.loads(line) for line in FIXTURE.read_text().splitlines()[:3]]
+    rows = [json.loads(line) for line in TRACES_FIXTURE.read_text().splitlines()[:3]]
     sequences = [tokenize_conversation(r["messages"], tokenizer, info)["input_ids"] for r in rows]
     collator = DataCollatorForLanguageModeling(
         pad_token_id=tokenizer.pad_token_id, padding_free=True

@@ -270,7 +270,8 @@ class Quickstart:
 
         recipe = {
             "task": "sft",
-            "base_model": self.out("teacher")["teacher"],
+            # The `smollm2` alias records the Hub id as the base model (for the card's metadata).
+            "base_model": self.config.teacher or "smollm2",
             "output_dir": str(self.workdir / "student"),
             "data": {"path": DATASET_REPO, "version": "1.0.0", "format": "schema"},
             "params": {

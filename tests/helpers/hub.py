@@ -14,10 +14,14 @@ import base64
 import hashlib
 import json
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlparse
+
+if TYPE_CHECKING:
+    import pytest
 
 
 def git_blob_id(content: bytes) -> str:
@@ -308,3 +312,31 @@ class FakeHub:
             start = empty
         repo.branches[branch] = start
         return 200, {}
+
+
+def serve_fake_hub(
+    monkeypatch: pytest.MonkeyPatch, *, patch_endpoint_constant: bool = False
+) -> Iterator[FakeHub]:
+    """Start a :class:`FakeHub` and point ``huggingface_hub`` at it for one test, online, with a
+    dummy token and no telemetry; stop it afterwards. Use it from a fixture with
+    ``yield from serve_fake_hub(monkeypatch)``.
+
+    ``HF_ENDPOINT`` is read by ``huggingface_hub`` once, at import, into ``constants.ENDPOINT``;
+    ``patch_endpoint_constant=True`` patches that too, for code that builds URLs from the constant
+    (model publishing). It is opt-in because it changes what the client sends: with it,
+    ``test_hub_push_requests`` sees requests without the ``Authorization`` header.
+    """
+    import huggingface_hub.constants
+
+    hub = FakeHub().start()
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    if patch_endpoint_constant:
+        monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", hub.url)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setenv("HF_TOKEN", "hf_fixtureTOKEN0123456789")
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    try:
+        yield hub
+    finally:
+        hub.stop()

@@ -44,7 +44,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -464,22 +464,32 @@ class OpenAIServer(LoopbackServer):
                 stream=self._sse(completion_id, choices, usage if include_usage else None),
             )
         return Response.json(
-            {
-                "id": completion_id,
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": self.model,
-                "choices": [
-                    {
-                        "index": i,
-                        "message": self._message(reasoning, content),
-                        "finish_reason": finish,
-                    }
-                    for i, (reasoning, content, finish, _) in enumerate(choices)
-                ],
-                "usage": usage,
-            }
+            self._completion(completion_id, [choice[:3] for choice in choices], usage)
         )
+
+    def _completion(
+        self,
+        completion_id: str,
+        choices: Sequence[tuple[str, str, str]],
+        usage: dict[str, int],
+    ) -> dict[str, Any]:
+        """A non-streamed ``chat.completion`` body from ``(reasoning, content, finish_reason)``
+        per choice, rendered as this server's model would (see :meth:`_message`)."""
+        return {
+            "id": completion_id,
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": self.model,
+            "choices": [
+                {
+                    "index": i,
+                    "message": self._message(reasoning, content),
+                    "finish_reason": finish,
+                }
+                for i, (reasoning, content, finish) in enumerate(choices)
+            ],
+            "usage": usage,
+        }
 
     def _choice(
         self, problem: str, index: int, max_tokens: int | None
@@ -541,27 +551,13 @@ class OpenAIServer(LoopbackServer):
         if cached is None:
             reasoning, content = self.responder("benchmark problem", 0)
             words = _count_tokens(reasoning) + _count_tokens(content)
-            cached = json.dumps(
-                {
-                    "id": "chatcmpl-loopback",
-                    "object": "chat.completion",
-                    "created": int(time.time()),
-                    "model": self.model,
-                    "choices": [
-                        {
-                            "index": i,
-                            "message": self._message(reasoning, content),
-                            "finish_reason": "stop",
-                        }
-                        for i in range(n)
-                    ],
-                    "usage": {
-                        "prompt_tokens": 40,
-                        "completion_tokens": words * n,
-                        "total_tokens": 40 + words * n,
-                    },
-                }
-            ).encode()
+            usage = {
+                "prompt_tokens": 40,
+                "completion_tokens": words * n,
+                "total_tokens": 40 + words * n,
+            }
+            body = self._completion("chatcmpl-loopback", [(reasoning, content, "stop")] * n, usage)
+            cached = json.dumps(body).encode()
             self._fixed[n] = cached
         return cached
 

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from toolkit.cards import find_template
+
 if TYPE_CHECKING:
     import datasets
     from huggingface_hub import DatasetCard
@@ -101,18 +103,9 @@ _SAMPLING_FIELDS = ("temperature", "top_p", "top_k", "max_tokens", "max_new_toke
 
 
 def template_path() -> Path:
-    """The card template: ``$TOOLKIT_DATASET_CARD_TEMPLATE`` or ``dataset_cards/dataset_card.md.j2``."""
-    override = os.environ.get(TEMPLATE_ENV)
-    path = (
-        Path(override)
-        if override
-        else Path(__file__).resolve().parents[2] / "dataset_cards" / "dataset_card.md.j2"
-    )
-    if not path.exists():
-        raise FileNotFoundError(
-            f"dataset card template {path} not found; set {TEMPLATE_ENV} to a Jinja template"
-        )
-    return path
+    """The card template: ``$TOOLKIT_DATASET_CARD_TEMPLATE``, else ``dataset_cards/dataset_card.md.j2`` (packaged copy if
+    installed without the repository)."""
+    return find_template("dataset_cards", "dataset_card.md.j2", TEMPLATE_ENV)
 
 
 def size_category(rows: int) -> str:

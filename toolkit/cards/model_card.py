@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from toolkit.cards import find_template
+
 if TYPE_CHECKING:
     from huggingface_hub import EvalResult, ModelCard
 
@@ -38,18 +40,9 @@ VALUE_DECIMALS = 2
 
 
 def template_path() -> Path:
-    """The card template: ``$TOOLKIT_MODEL_CARD_TEMPLATE`` or ``model_cards/model_card.md.j2``."""
-    override = os.environ.get(TEMPLATE_ENV)
-    path = (
-        Path(override)
-        if override
-        else Path(__file__).resolve().parents[2] / "model_cards" / "model_card.md.j2"
-    )
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"model card template {path} not found; set {TEMPLATE_ENV} to a Jinja template"
-        )
-    return path
+    """The card template: ``$TOOLKIT_MODEL_CARD_TEMPLATE``, else ``model_cards/model_card.md.j2`` (packaged copy if
+    installed without the repository)."""
+    return find_template("model_cards", "model_card.md.j2", TEMPLATE_ENV)
 
 
 @dataclass

@@ -7,8 +7,10 @@ works on servers and in CI without a display and never opens a window.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 
 def _pyplot():
@@ -18,6 +20,28 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+@contextmanager
+def _labelled_png(
+    path: str | os.PathLike[str], *, title: str, xlabel: str, ylabel: str
+) -> Iterator[tuple[Path, Any]]:
+    """A 7x3.6 in figure's axes to draw on; on exit it is titled, labelled and saved to ``path``
+    as a PNG, and always closed (pyplot keeps every open figure alive otherwise)."""
+    plt = _pyplot()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure, axes = plt.subplots(figsize=(7, 3.6), dpi=100)
+    try:
+        yield path, axes
+        axes.set_title(title)
+        axes.set_xlabel(xlabel)
+        axes.set_ylabel(ylabel)
+        figure.tight_layout()
+        # No timestamps in the PNG: identical data gives identical bytes (no spurious commits).
+        figure.savefig(path, format="png", metadata={"Software": None})
+    finally:
+        plt.close(figure)
 
 
 def histogram_png(
@@ -33,12 +57,8 @@ def histogram_png(
     """Write a histogram of ``values`` with dashed lines at the given percentiles."""
     import numpy as np
 
-    plt = _pyplot()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = np.asarray(list(values), dtype=float)
-    figure, axes = plt.subplots(figsize=(7, 3.6), dpi=100)
-    try:
+    with _labelled_png(path, title=title, xlabel=xlabel, ylabel=ylabel) as (path, axes):
         if data.size:
             axes.hist(data, bins=min(bins, max(1, len(np.unique(data)))), color="#4C72B0")
             for q in percentiles:
@@ -47,14 +67,6 @@ def histogram_png(
                 axes.text(value, axes.get_ylim()[1] * 0.95, f" p{q:g}={value:,.0f}", fontsize=8)
         else:
             axes.text(0.5, 0.5, "no data", ha="center", va="center", transform=axes.transAxes)
-        axes.set_title(title)
-        axes.set_xlabel(xlabel)
-        axes.set_ylabel(ylabel)
-        figure.tight_layout()
-        # No timestamps in the PNG: identical data gives identical bytes (no spurious commits).
-        figure.savefig(path, format="png", metadata={"Software": None})
-    finally:
-        plt.close(figure)
     return path
 
 
@@ -67,20 +79,9 @@ def line_plot_png(
     ylabel: str,
 ) -> Path:
     """Write one line per named ``(x, y)`` series (training curves, accuracy by step)."""
-    plt = _pyplot()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure, axes = plt.subplots(figsize=(7, 3.6), dpi=100)
-    try:
+    with _labelled_png(path, title=title, xlabel=xlabel, ylabel=ylabel) as (path, axes):
         for name, (xs, ys) in series.items():
             axes.plot(list(xs), list(ys), label=name)
         if series:
             axes.legend()
-        axes.set_title(title)
-        axes.set_xlabel(xlabel)
-        axes.set_ylabel(ylabel)
-        figure.tight_layout()
-        figure.savefig(path, format="png", metadata={"Software": None})
-    finally:
-        plt.close(figure)
     return path

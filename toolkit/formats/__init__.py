@@ -31,8 +31,10 @@ How to add a format
 2. Implement ``convert(self, batch, out)``: read columns with ``batch.column(name)`` (a Python
    list per Arrow batch) and call ``out.add(i, problem, answer, reasoning, reasoning_complete,
    final_answer, gold_answer, system=..., domain=..., extra=...)`` per record (several per row
-   are fine), ``out.reject(i, field, reason)`` for a row that cannot be parsed, or
-   ``out.skip(i, reason)`` for a candidate an option leaves out on purpose. ``require_text`` /
+   are fine; ``out.add_split(i, problem, split, gold_answer, ...)`` takes a completion split by
+   :func:`toolkit.thinking.split_thinking` as it is), ``out.reject(i, field, reason)`` for a row
+   that cannot be parsed, or ``out.skip(i, reason)`` for a candidate an option leaves out on
+   purpose. ``require_text`` /
    ``optional_text`` raise :class:`BadRow` with the field and reason for null or mistyped values.
    Split completions with :func:`toolkit.thinking.split_thinking`; never build ids, messages or
    metadata yourself: :class:`Records` does that for every format alike, column-wise.
@@ -61,8 +63,7 @@ Example::
                     out.reject(i, bad.field, bad.reason)
                     continue
                 split = split_thinking(answer, reasoning=reasoning)
-                out.add(i, problem, split.answer, split.reasoning, split.reasoning_complete,
-                        extract_boxed(split.answer))
+                out.add_split(i, problem, split)  # final_answer: the last \\boxed{} by default
 """
 
 from __future__ import annotations

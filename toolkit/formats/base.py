@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from json.encoder import encode_basestring
 from typing import Any, ClassVar
 
@@ -23,6 +23,7 @@ from datasets.features.features import decode_nested_example
 
 from toolkit.formats.arrow_json import JSON_ENCODER, json_array
 from toolkit.schema import FEATURES
+from toolkit.thinking import ThinkingSplit, extract_boxed
 
 # Columns the batched map emits next to the schema columns; a non-null ``_q_reason`` marks a row
 # that goes to the quarantine instead of the result.
@@ -203,6 +204,34 @@ class Records:
                 None,
                 None,
             )
+        )
+
+    def add_split(
+        self,
+        position: int,
+        problem: str,
+        split: ThinkingSplit,
+        gold_answer: str | None = None,
+        *,
+        final_answer: Callable[[str], str | None] = extract_boxed,
+        system: str | None = None,
+        domain: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        """:meth:`add` for a completion already split by :func:`toolkit.thinking.split_thinking`:
+        its answer, reasoning and completeness, and ``final_answer(split.answer)`` (the last
+        ``\\boxed{}`` unless the format extracts answers differently)."""
+        self.add(
+            position,
+            problem,
+            split.answer,
+            split.reasoning,
+            split.reasoning_complete,
+            final_answer(split.answer),
+            gold_answer,
+            system=system,
+            domain=domain,
+            extra=extra,
         )
 
     def skip(self, position: int, reason: str) -> None:
@@ -387,6 +416,24 @@ def json_members(batch: Batch, columns: Sequence[str]) -> pa.Array | None:
         fragment = _join([", " + encode_basestring(name) + ": ", value])
         parts.append(pc.fill_null(fragment, ""))
     return parts[0] if len(parts) == 1 else _join(parts)
+
+
+def worked_solutions(batch: Batch, out: Records) -> Iterator[tuple[int, str, str, str | None]]:
+    """``(position, problem, solution, answer)`` for every row of a problem + worked ``solution``
+    (+ optional ``answer``) dataset such as MATH-500 or NuminaMath, problem and solution stripped;
+    rows with a null or mistyped field are rejected into ``out`` and not yielded."""
+    answers = batch.column("answer")
+    for i, (problem, solution) in enumerate(
+        zip(batch.column("problem"), batch.column("solution"), strict=True)
+    ):
+        try:
+            problem_text = require_text(problem, "problem").strip()
+            solution_text = require_text(solution, "solution").strip()
+            answer = optional_text(answers[i], "answer")
+        except BadRow as bad:
+            out.reject(i, bad.field, bad.reason)
+            continue
+        yield i, problem_text, solution_text, answer
 
 
 class Format:

@@ -10,7 +10,7 @@ Columns on the card: ``uuid``, ``instruction``, ``response``, ``gen_input_config
 from __future__ import annotations
 
 from toolkit.formats.base import BadRow, Batch, Format, Records, register_format, require_text
-from toolkit.thinking import extract_boxed, split_thinking
+from toolkit.thinking import split_thinking
 
 # Magpie's task categories → the schema's coarse domains.
 TASK_CATEGORY_DOMAINS = {
@@ -45,13 +45,10 @@ class MagpieFormat(Format):
             except BadRow as bad:
                 out.reject(i, bad.field, bad.reason)
                 continue
-            out.add(
+            out.add_split(
                 i,
                 problem,
-                split.answer,
-                split.reasoning,
-                split.reasoning_complete,
-                extract_boxed(split.answer),
+                split,
                 domain=TASK_CATEGORY_DOMAINS.get(categories[i], self.domain)
                 if isinstance(categories[i], str)
                 else self.domain,

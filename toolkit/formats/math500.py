@@ -10,15 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from toolkit.formats.base import (
-    BadRow,
-    Batch,
-    Format,
-    Records,
-    optional_text,
-    register_format,
-    require_text,
-)
+from toolkit.formats.base import Batch, Format, Records, register_format, worked_solutions
 from toolkit.thinking import extract_boxed
 
 
@@ -35,15 +27,5 @@ class Math500Format(Format):
     }
 
     def convert(self, batch: Batch, out: Records) -> None:
-        answers = batch.column("answer")
-        for i, (problem, solution) in enumerate(
-            zip(batch.column("problem"), batch.column("solution"), strict=True)
-        ):
-            try:
-                problem_text = require_text(problem, "problem").strip()
-                solution_text = require_text(solution, "solution").strip()
-                gold = optional_text(answers[i], "answer")
-            except BadRow as bad:
-                out.reject(i, bad.field, bad.reason)
-                continue
-            out.add(i, problem_text, solution_text, None, True, extract_boxed(solution_text), gold)
+        for i, problem, solution, gold in worked_solutions(batch, out):
+            out.add(i, problem, solution, None, True, extract_boxed(solution), gold)

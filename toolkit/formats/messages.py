@@ -25,7 +25,7 @@ from toolkit.formats.base import (
     register_format,
     require_text,
 )
-from toolkit.thinking import extract_boxed, split_thinking
+from toolkit.thinking import split_thinking
 
 ROLE_ALIASES = {
     "user": "user",
@@ -120,13 +120,10 @@ class MessagesFormat(Format):
                 out.reject(i, bad.field, bad.reason)
                 continue
             split = split_thinking(text, reasoning=reasoning)
-            out.add(
+            out.add_split(
                 i,
                 problem,
-                split.answer,
-                split.reasoning,
-                split.reasoning_complete,
-                extract_boxed(split.answer),
+                split,
                 system=system,
                 domain=guess_domain(problem, split.answer, self.domain),
                 extra={"further_turns": further} if further else None,

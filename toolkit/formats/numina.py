@@ -10,15 +10,7 @@ problem and solution and is not copied into ``metadata``; the sub-source (``sour
 
 from __future__ import annotations
 
-from toolkit.formats.base import (
-    BadRow,
-    Batch,
-    Format,
-    Records,
-    optional_text,
-    register_format,
-    require_text,
-)
+from toolkit.formats.base import Batch, Format, Records, register_format, worked_solutions
 from toolkit.thinking import extract_boxed
 
 # NuminaMath-1.5 marks problems without a checkable answer with these placeholder answers.
@@ -35,20 +27,10 @@ class NuminaFormat(Format):
     hub_ids = ("AI-MO/NuminaMath-CoT", "AI-MO/NuminaMath-1.5", "AI-MO/NuminaMath-TIR")
 
     def convert(self, batch: Batch, out: Records) -> None:
-        answers = batch.column("answer")
-        for i, (problem, solution) in enumerate(
-            zip(batch.column("problem"), batch.column("solution"), strict=True)
-        ):
-            try:
-                problem_text = require_text(problem, "problem").strip()
-                solution_text = require_text(solution, "solution").strip()
-                reference = optional_text(answers[i], "answer")
-            except BadRow as bad:
-                out.reject(i, bad.field, bad.reason)
-                continue
-            boxed = extract_boxed(solution_text)
+        for i, problem, solution, reference in worked_solutions(batch, out):
+            boxed = extract_boxed(solution)
             if reference is not None and reference.lower() in NO_ANSWER:
                 reference = None
             elif reference is None:
                 reference = boxed
-            out.add(i, problem_text, solution_text, None, True, boxed, reference)
+            out.add(i, problem, solution, None, True, boxed, reference)

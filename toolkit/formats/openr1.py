@@ -26,7 +26,7 @@ from toolkit.formats.base import (
     register_format,
     require_text,
 )
-from toolkit.thinking import extract_boxed, split_thinking
+from toolkit.thinking import split_thinking
 
 PER_GENERATION = {
     "correctness_math_verify": "correctness_math_verify",
@@ -97,13 +97,4 @@ class OpenR1Format(Format):
                     value = _at(verdicts[column][i], k)
                     if value is not None:
                         extra[key] = value
-                out.add(
-                    i,
-                    problem_text,
-                    split.answer,
-                    split.reasoning,
-                    split.reasoning_complete,
-                    extract_boxed(split.answer),
-                    gold,
-                    extra=extra,
-                )
+                out.add_split(i, problem_text, split, gold, extra=extra)

@@ -107,14 +107,12 @@ class S1kFormat(Format):
                 continue
             split = split_thinking(attempt, reasoning=reasoning)
             cot_type = cot_types[i]
-            out.add(
+            out.add_split(
                 i,
                 problem,
-                split.answer,
-                split.reasoning,
-                split.reasoning_complete,
-                extract_final_answer(split.answer),
+                split,
                 gold,
+                final_answer=extract_final_answer,
                 domain=COT_TYPE_DOMAINS.get(cot_type, "general")
                 if isinstance(cot_type, str)
                 else self.domain,

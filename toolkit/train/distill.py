@@ -204,7 +204,7 @@ def load_teacher(recipe: Recipe) -> tuple[Any, Any, str]:
 
 def run_distill(loaded: LoadedRecipe) -> TrainResult:
     """Distil ``distill.teacher`` into ``base_model`` on the recipe's traces."""
-    from toolkit.train.sft import peft_config, prepare, resume_checkpoint, run_training, sft_config
+    from toolkit.train.sft import prepare, resume_checkpoint, run_training, sft_trainer_kwargs
 
     recipe = loaded.recipe
     prepared = prepare(recipe)
@@ -233,19 +233,8 @@ def run_distill(loaded: LoadedRecipe) -> TrainResult:
     if recipe.distill.strategy == "gkd":
         trainer = _gkd_trainer(recipe, prepared, teacher, new_ids)
     else:
-        args = sft_config(
-            recipe,
-            bf16=prepared.bf16,
-            end_of_turn=prepared.template.end_of_turn,
-            tokenizer=prepared.tokenizer,
-        )
         trainer = _trainer_class()(
-            model=prepared.model,
-            args=args,
-            train_dataset=prepared.dataset,
-            eval_dataset=prepared.eval_dataset,
-            processing_class=prepared.tokenizer,
-            peft_config=peft_config(recipe, new_ids),
+            **sft_trainer_kwargs(recipe, prepared, new_ids),
             teacher_model=teacher,
             distill=recipe.distill,
             vocab_size=vocab_size,

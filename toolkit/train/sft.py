@@ -331,6 +331,25 @@ def run_training(
     return TrainResult(output_dir=Path(recipe.output_dir), summary=summary, trainer=trainer)
 
 
+def sft_trainer_kwargs(recipe: Recipe, prepared: Prepared, new_ids: list[int]) -> dict[str, Any]:
+    """The ``SFTTrainer`` arguments every SFT-based run shares (plain SFT and the logit
+    distillation subclass), so both train on the same config, data, tokenizer and adapter;
+    ``new_ids`` are the added thinking tokens whose embeddings LoRA must train."""
+    return {
+        "model": prepared.model,
+        "args": sft_config(
+            recipe,
+            bf16=prepared.bf16,
+            end_of_turn=prepared.template.end_of_turn,
+            tokenizer=prepared.tokenizer,
+        ),
+        "train_dataset": prepared.dataset,
+        "eval_dataset": prepared.eval_dataset,
+        "processing_class": prepared.tokenizer,
+        "peft_config": peft_config(recipe, new_ids),
+    }
+
+
 def resume_checkpoint(recipe: Recipe) -> str | None:
     if not recipe.params.resume:
         return None
@@ -368,19 +387,7 @@ def run_sft(loaded: LoadedRecipe) -> TrainResult:
     recipe = loaded.recipe
     prepared = prepare(recipe)
     new_ids = [prepared.tokenizer.convert_tokens_to_ids(t) for t in prepared.think_tokens_added]
-    args = sft_config(
-        recipe,
-        bf16=prepared.bf16,
-        end_of_turn=prepared.template.end_of_turn,
-        tokenizer=prepared.tokenizer,
-    )
+    trainer_kwargs = sft_trainer_kwargs(recipe, prepared, new_ids)
     checkpoint = resume_checkpoint(recipe)
-    trainer = SFTTrainer(
-        model=prepared.model,
-        args=args,
-        train_dataset=prepared.dataset,
-        eval_dataset=prepared.eval_dataset,
-        processing_class=prepared.tokenizer,
-        peft_config=peft_config(recipe, new_ids),
-    )
+    trainer = SFTTrainer(**trainer_kwargs)
     return run_training(loaded, prepared, trainer, checkpoint=checkpoint)
