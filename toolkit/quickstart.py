@@ -56,7 +56,7 @@ class QuickstartConfig:
     eval_problems: int = 8
     samples: int = 2
     teacher_max_tokens: int = 40
-    train_steps: int = 8
+    train_steps: int = 16
     eval_max_new_tokens: int = 96
     concurrency: int = 4
     teacher: str | None = None  # a model dir / Hub id; default: SmolLM2-135M-Instruct
@@ -275,7 +275,7 @@ class Quickstart:
             "output_dir": str(self.workdir / "student"),
             "data": {"path": DATASET_REPO, "version": "1.0.0", "format": "schema"},
             "params": {
-                "lr": 3.0e-4,
+                "lr": 5.0e-4,
                 "max_steps": self.config.train_steps,
                 "batch_size": 2,
                 "max_length": 256,

@@ -16,7 +16,7 @@ def quickstart(
     eval_problems: int = typer.Option(8, help="Held-out bundled problems for evaluation."),
     samples: int = typer.Option(2, "-n", "--samples", help="Teacher samples per problem."),
     teacher_max_tokens: int = typer.Option(40, help="Teacher max_tokens per sample."),
-    train_steps: int = typer.Option(8, help="LoRA SFT steps."),
+    train_steps: int = typer.Option(16, help="LoRA SFT steps."),
     eval_max_new_tokens: int = typer.Option(96, help="Student max_new_tokens at evaluation."),
     teacher: str | None = typer.Option(
         None, help="Teacher model dir or Hub id (default: SmolLM2-135M-Instruct, offline)."
