@@ -1,52 +1,51 @@
-"""Card template lookup: override, repository folder, packaged copy (non-editable installs)."""
+"""Card template lookup: one packaged copy per card, an override, no second copy anywhere."""
 
 from __future__ import annotations
 
-import importlib
-
 import pytest
 
-from toolkit.cards import PACKAGED_TEMPLATES, REPO_ROOT, find_template
+from toolkit.cards import PACKAGED_TEMPLATES, find_template
 from toolkit.cards.dataset_card import template_path as dataset_template_path
 from toolkit.cards.model_card import template_path as model_template_path
+from toolkit.errors import MissingError
 
-# The package module itself (``toolkit.<name>`` attributes may be re-exported functions).
-CARDS = importlib.import_module("toolkit.cards")
-TEMPLATES = [("dataset_cards", "dataset_card.md.j2"), ("model_cards", "model_card.md.j2")]
-
-
-@pytest.mark.parametrize(("folder", "name"), TEMPLATES)
-def test_packaged_copy_matches_repository_template(folder, name):
-    # The repository folders are the source of truth; the packaged copy must not drift.
-    assert (PACKAGED_TEMPLATES / name).read_bytes() == (REPO_ROOT / folder / name).read_bytes()
+REPO = PACKAGED_TEMPLATES.parents[2]
+TEMPLATES = ["dataset_card.md.j2", "model_card.md.j2"]
 
 
-def test_card_modules_resolve_the_repository_templates(monkeypatch):
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_each_template_exists_once(name):
+    # The packaged copy is the only one: the repository folders hold documentation, not a
+    # second copy that could drift.
+    folders = ("toolkit", "dataset_cards", "model_cards", "spaces", "recipes", "docs")
+    copies = [*REPO.glob(name), *(p for f in folders for p in (REPO / f).rglob(name))]
+    assert copies == [PACKAGED_TEMPLATES / name]
+    for folder in ("dataset_cards", "model_cards"):
+        assert not list((REPO / folder).glob("*.j2"))
+
+
+def test_card_modules_resolve_the_packaged_templates(monkeypatch):
     monkeypatch.delenv("TOOLKIT_DATASET_CARD_TEMPLATE", raising=False)
     monkeypatch.delenv("TOOLKIT_MODEL_CARD_TEMPLATE", raising=False)
-    assert dataset_template_path() == REPO_ROOT / "dataset_cards" / "dataset_card.md.j2"
-    assert model_template_path() == REPO_ROOT / "model_cards" / "model_card.md.j2"
+    assert dataset_template_path() == PACKAGED_TEMPLATES / "dataset_card.md.j2"
+    assert model_template_path() == PACKAGED_TEMPLATES / "model_card.md.j2"
 
 
-def test_falls_back_to_packaged_copy_without_repository(tmp_path, monkeypatch):
+def test_missing_template_names_the_place_looked_and_the_variable(monkeypatch):
     monkeypatch.delenv("TOOLKIT_X_TEMPLATE", raising=False)
-    monkeypatch.setattr(CARDS, "REPO_ROOT", tmp_path)
-    found = find_template("model_cards", "model_card.md.j2", "TOOLKIT_X_TEMPLATE")
-    assert found == PACKAGED_TEMPLATES / "model_card.md.j2"
-
-
-def test_missing_template_names_every_place_looked(tmp_path, monkeypatch):
-    monkeypatch.delenv("TOOLKIT_X_TEMPLATE", raising=False)
-    monkeypatch.setattr(CARDS, "REPO_ROOT", tmp_path)
     with pytest.raises(FileNotFoundError) as error:
-        find_template("model_cards", "nope.md.j2", "TOOLKIT_X_TEMPLATE")
+        find_template("nope.md.j2", "TOOLKIT_X_TEMPLATE")
     message = str(error.value)
-    assert str(tmp_path / "model_cards" / "nope.md.j2") in message
     assert str(PACKAGED_TEMPLATES / "nope.md.j2") in message
     assert "TOOLKIT_X_TEMPLATE" in message
+    assert isinstance(error.value, MissingError) and error.value.hint
 
 
 def test_override_has_no_fallback(tmp_path, monkeypatch):
     monkeypatch.setenv("TOOLKIT_X_TEMPLATE", str(tmp_path / "typo.j2"))
     with pytest.raises(FileNotFoundError, match=r"typo\.j2.*TOOLKIT_X_TEMPLATE"):
-        find_template("model_cards", "model_card.md.j2", "TOOLKIT_X_TEMPLATE")
+        find_template("model_card.md.j2", "TOOLKIT_X_TEMPLATE")
+    good = tmp_path / "mine.j2"
+    good.write_text("# {{ model_name }}\n")
+    monkeypatch.setenv("TOOLKIT_X_TEMPLATE", str(good))
+    assert find_template("model_card.md.j2", "TOOLKIT_X_TEMPLATE") == good

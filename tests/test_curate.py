@@ -311,7 +311,7 @@ def test_cli_curate_chain_keeps_lineage(tmp_path):
 def test_forked_scan_matches_single_process(monkeypatch):
     import sys
 
-    monkeypatch.setattr(sys.modules["toolkit.curate"], "_CHUNK_ROWS", 3)
+    monkeypatch.setattr(sys.modules["toolkit.curate.ngrams"], "_CHUNK_ROWS", 3)
     from toolkit.curate import build_ngram_index
 
     index = build_ngram_index("bench", ["one two three four five six seven eight nine ten"])

@@ -74,7 +74,12 @@ def test_card_renders_validates_and_lists_every_step(tmp_path):
     data, first = complete_only(data)
     data, second = dedup(data)
     path = write_dataset_card(
-        data, tmp_path, repo_id="org/r1-math", version="1.2.0", lineage=[first, second]
+        data,
+        tmp_path,
+        repo_id="org/r1-math",
+        version="1.2.0",
+        lineage=[first, second],
+        license="apache-2.0",  # generated rows: the licence is the publisher's to state
     )
     text = path.read_text()
     card = DatasetCard.load(path)
@@ -102,8 +107,8 @@ def test_card_renders_validates_and_lists_every_step(tmp_path):
 
 def test_identical_data_renders_identical_card_and_plot(tmp_path):
     data = _traces()
-    first = write_dataset_card(data, tmp_path / "a", repo_id="org/x", version="1.0.0")
-    second = write_dataset_card(data, tmp_path / "b", repo_id="org/x", version="1.0.0")
+    first = write_dataset_card(data, tmp_path / "a", repo_id="org/x", version="1.0.0", license="mit")
+    second = write_dataset_card(data, tmp_path / "b", repo_id="org/x", version="1.0.0", license="mit")
     assert first.read_text() == second.read_text()
     plot = "plots/reasoning_length.png"
     assert (tmp_path / "a" / plot).read_bytes() == (tmp_path / "b" / plot).read_bytes()
@@ -133,7 +138,7 @@ def test_template_override(tmp_path, monkeypatch):
         "---\n{{ card_data }}\n---\n# {{ pretty_name }} has {{ stats.rows }} rows\n"
     )
     monkeypatch.setenv("TOOLKIT_DATASET_CARD_TEMPLATE", str(template))
-    card = build_dataset_card(_traces(), repo_id="org/custom", plot_path=None)
+    card = build_dataset_card(_traces(), repo_id="org/custom", plot_path=None, license="mit")
     assert "# custom has 11 rows" in str(card)
     monkeypatch.setenv("TOOLKIT_DATASET_CARD_TEMPLATE", str(tmp_path / "missing.j2"))
     with pytest.raises(FileNotFoundError, match="TOOLKIT_DATASET_CARD_TEMPLATE"):

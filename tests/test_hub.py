@@ -20,7 +20,9 @@ from typer.testing import CliRunner
 from tests.helpers.hub import serve_fake_hub
 from toolkit.cli import app
 from toolkit.curate import complete_only, write_lineage
-from toolkit.hub import (
+from toolkit.store import (
+    HubStore,
+    LocalStore,
     PushResult,
     list_versions,
     load,
@@ -63,15 +65,23 @@ def _git(repo: Path, *args: str) -> str:
 # local store
 
 
+def _target(store):
+    """What a resolved store is: its kind and its root (``None`` for the Hub)."""
+    resolved = resolve_target(store)
+    return resolved.target, resolved.root
+
+
 def test_target_resolution(tmp_path, monkeypatch):
-    assert resolve_target("hub") == ("hub", None)
-    assert resolve_target(tmp_path) == ("local", tmp_path)
-    assert resolve_target(None) == ("local", Path(os.environ["TOOLKIT_STORE"]))
+    assert _target("hub") == ("hub", None)
+    assert _target(tmp_path) == ("local", tmp_path)
+    assert _target(None) == ("local", Path(os.environ["TOOLKIT_STORE"]))
     monkeypatch.setenv("TOOLKIT_TARGET", "hub")
-    assert resolve_target(None) == ("hub", None)
+    assert _target(None) == ("hub", None)
     monkeypatch.delenv("TOOLKIT_TARGET")
     monkeypatch.delenv("TOOLKIT_STORE")
-    assert resolve_target(None) == ("local", Path(os.environ["TOOLKIT_HOME"]) / "store")
+    assert _target(None) == ("local", Path(os.environ["TOOLKIT_HOME"]) / "store")
+    assert isinstance(resolve_target("hub"), HubStore)
+    assert isinstance(resolve_target(tmp_path), LocalStore)
 
 
 def test_push_load_round_trip_with_versions(tmp_path):
@@ -152,7 +162,7 @@ _KILL_SCRIPT = textwrap.dedent(
     """
     import sys
     import datasets
-    from toolkit.hub import push
+    from toolkit.store import push
     from toolkit.schema import TraceRecord, records_to_dataset
     rows = 200_000
     data = datasets.Dataset.from_dict({
@@ -216,7 +226,7 @@ def test_push_killed_midway_leaves_previous_version_intact(tmp_path):
 def test_push_failing_at_the_ref_update_changes_nothing(monkeypatch):
     import sys as _sys
 
-    hub_module = _sys.modules["toolkit.hub"]
+    hub_module = _sys.modules["toolkit.store.local"]  # the local store's git runner
     first = push(_traces(3), "org/crash", "1.0.0", card=False)
     real_git = hub_module._git
 

@@ -16,7 +16,7 @@ from toolkit.cards.model_card import validate_model_card
 from toolkit.cli import app
 from toolkit.evaluate import evaluate
 from toolkit.evaluate.tasks import get_benchmark
-from toolkit.hub import checkout, list_versions
+from toolkit.store import checkout, list_versions
 from toolkit.publish import publish
 
 

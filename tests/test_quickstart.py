@@ -58,7 +58,7 @@ def test_quickstart_runs_every_stage_then_resumes(tmp_path, smollm2_dir, monkeyp
     steps = [entry["step"] for entry in state["curate"]["outputs"]["lineage"]]
     assert steps == ["complete_only", "dedup", "decontaminate", "correct_only"]
 
-    from toolkit.hub import load
+    from toolkit.store import load
 
     dataset = load(DATASET_REPO, version="1.0.0")
     assert len(dataset) == state["curate"]["outputs"]["rows"]

@@ -186,7 +186,7 @@ def test_load_traces_with_unusable_data_names_the_columns(tmp_path):
 
 
 def test_load_traces_reads_a_versioned_dataset_from_the_store(fixtures_dir):
-    from toolkit.hub import push
+    from toolkit.store import push
     from toolkit.io import load_table
 
     traces = load_table(fixtures_dir / "train" / "traces.jsonl")

@@ -17,9 +17,9 @@ module's other names with ``from toolkit.<module> import <name>``.
 from toolkit.evaluate import evaluate
 from toolkit.formats import normalize
 from toolkit.generate import generate
-from toolkit.hub import load, push
 from toolkit.publish import publish
 from toolkit.schema import FEATURES, TraceRecord
+from toolkit.store import load, push
 from toolkit.thinking import render_thinking, split_thinking
 from toolkit.train import train
 from toolkit.verify import verify

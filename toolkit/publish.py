@@ -8,7 +8,7 @@
 3. stages what belongs in the repository — the top-level files, ``eval_results.json``, never
    intermediate ``checkpoint-*`` folders, optimizer states or TensorBoard runs — as hard links
    (no copy of multi-GB weights);
-4. pushes with :func:`toolkit.hub.push_folder` (the local git store by default, the Hub when
+4. pushes with :func:`toolkit.store.push_folder` (the local git store by default, the Hub when
    configured), tagging ``version`` and optionally opening a pull request instead of pushing to
    the main branch.
 """
@@ -133,7 +133,7 @@ def publish(
             f"{folder}: no README.md and no results given; pass results= (or --results) so the "
             "card carries the evaluation"
         )
-    from toolkit.hub import push_folder
+    from toolkit.store import push_folder
 
     files = _publishable(folder)
     summary = message or f"Publish {repo_id.split('/')[-1]}" + (f" v{version}" if version else "")

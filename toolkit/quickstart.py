@@ -258,11 +258,19 @@ class Quickstart:
         return {"path": str(path), "rows": len(dataset), "lineage": lineage}
 
     def stage_push(self) -> dict[str, Any]:
-        from toolkit.hub import push
         from toolkit.io import load_table
+        from toolkit.store import push
 
         dataset = load_table(self.out("curate")["path"])
-        result = push(dataset, DATASET_REPO, version="1.0.0", lineage=self.out("curate")["lineage"])
+        # The bundled problems and seed traces ship with the toolkit (Apache-2.0), and the
+        # teacher, SmolLM2, is Apache-2.0 too.
+        result = push(
+            dataset,
+            DATASET_REPO,
+            version="1.0.0",
+            lineage=self.out("curate")["lineage"],
+            license="apache-2.0",
+        )
         return {"repo_id": DATASET_REPO, "version": "1.0.0", "location": str(result.url_or_path)}
 
     def stage_train(self) -> dict[str, Any]:

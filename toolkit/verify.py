@@ -592,7 +592,7 @@ def _run_pool(
 
 
 def _prediction_texts(dataset: datasets.Dataset, prediction_field: str) -> list[str | None]:
-    from toolkit.curate import column_values
+    from toolkit.tables import column_values
 
     if prediction_field not in ("auto", "final_answer"):
         if prediction_field not in dataset.column_names:
@@ -623,8 +623,8 @@ def _row_answer_types(dataset: datasets.Dataset, answer_type: str) -> list[str]:
     """Per-row types: an explicit type wins; ``auto`` honours ``metadata["answer_type"]``."""
     if answer_type != "auto" or "metadata" not in dataset.column_names:
         return [answer_type] * len(dataset)
-    from toolkit.curate import column_values
     from toolkit.schema import loads_metadata
+    from toolkit.tables import column_values
 
     types = []
     for row, raw in enumerate(column_values(dataset, "metadata")):
@@ -655,7 +655,7 @@ def verify(
     """
     import datasets
 
-    from toolkit.curate import add_column, column_values
+    from toolkit.tables import add_column, column_values
 
     if gold_field not in dataset.column_names:
         raise ValueError(f"gold field {gold_field!r} is not a column of the dataset")

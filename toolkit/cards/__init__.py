@@ -8,28 +8,24 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-#: The repository checkout: its ``dataset_cards/`` and ``model_cards/`` folders hold the card
-#: templates people edit (the source of truth).
-REPO_ROOT = Path(__file__).resolve().parents[2]
-#: Copies of those templates shipped as package data, so a non-editable install renders cards
-#: too; ``tests/test_card_templates.py`` keeps them byte-identical to the repository folders.
+#: The card templates: one copy, shipped as package data so that every install renders cards
+#: (the repository's ``dataset_cards/`` and ``model_cards/`` folders hold documentation only).
 PACKAGED_TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
-def find_template(folder: str, name: str, env: str) -> Path:
+def find_template(name: str, env: str) -> Path:
     """The Jinja template ``name`` for a card: ``$env`` when set (no fallback, so a typo in the
-    override fails loudly), else ``<repo>/<folder>/<name>``, else the packaged copy.
+    override fails loudly), else the packaged template.
 
-    Raises :class:`FileNotFoundError` naming every place looked at and the override variable.
+    Raises :class:`toolkit.errors.MissingError` naming the place looked at and the variable.
     """
+    from toolkit.errors import MissingError
+
     override = os.environ.get(env)
-    candidates = (
-        [Path(override)] if override else [REPO_ROOT / folder / name, PACKAGED_TEMPLATES / name]
-    )
-    for path in candidates:
-        if path.is_file():
-            return path
-    looked = ", ".join(str(path) for path in candidates)
-    raise FileNotFoundError(
-        f"card template {name} not found (looked in {looked}); set {env} to a Jinja template"
+    path = Path(override) if override else PACKAGED_TEMPLATES / name
+    if path.is_file():
+        return path
+    raise MissingError(
+        f"card template {name} not found (looked in {path}); set {env} to a Jinja template",
+        hint=f"copy {PACKAGED_TEMPLATES / name} and point {env} at the copy",
     )

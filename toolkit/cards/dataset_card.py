@@ -1,23 +1,25 @@
 """Dataset cards: validated Hub metadata, lineage, statistics and a reasoning-length histogram.
 
-The card is rendered from ``dataset_cards/dataset_card.md.j2`` (Jinja, overridable with
-``$TOOLKIT_DATASET_CARD_TEMPLATE``) through :meth:`huggingface_hub.DatasetCard.from_template`, so
+The card is rendered from the packaged ``toolkit/cards/templates/dataset_card.md.j2`` (Jinja,
+overridable with ``$TOOLKIT_DATASET_CARD_TEMPLATE``) through :meth:`huggingface_hub.DatasetCard.from_template`, so
 the YAML header is a real :class:`huggingface_hub.DatasetCardData` (``license``,
 ``task_categories``, ``size_categories``, ``configs``, ``source_datasets``, ``tags``…).
 :func:`validate_dataset_card` parses a card back and checks that metadata against the values the
 Hub accepts, offline, before anything is uploaded.
 
 Everything in the card is computed from the data and the curation reports: the lineage (sources
-with revisions, teacher models, prompt templates and sampling parameters found in ``metadata``,
-every curation step with the rows it removed and why), the statistics (rows, reasoning-length
-percentiles in tokens, correctness rate, rows per source) and the histogram PNG committed next to
-the card. Nothing is typed by hand, and no timestamp goes in, so identical data renders an
-identical card.
+with revisions, teacher models, the exact prompt text and sampling parameters found in
+``metadata``, every curation step with the rows it removed and why), the statistics (rows,
+reasoning-length percentiles in tokens, correctness rate, rows per source), a sample row, the
+histogram PNG committed next to the card, and limitations and usage advice that follow from those
+numbers. Nothing is typed by hand, and no timestamp goes in, so identical data renders an
+identical card. What reaches the card is public: local paths, raw error text and secrets are
+filtered out (:mod:`toolkit.cards.provenance`), and the licence is never guessed: it is inferred
+only from source datasets with a known licence, otherwise the publisher passes ``license=``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections import Counter
@@ -27,6 +29,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkit.cards import find_template
+from toolkit.cards.dataset_sections import (
+    DEEPSEEK_R1_CITATION,
+    citation,
+    fence,
+    limitations,
+    recommendations,
+    sample_row,
+)
+from toolkit.cards.provenance import (
+    collect_lineage,
+    infer_license,
+    license_required_message,
+    source_datasets,
+)
+from toolkit.errors import UsageError
 
 if TYPE_CHECKING:
     import datasets
@@ -94,18 +111,11 @@ LICENSES = frozenset(
         "unknown",
     }
 )
-_METADATA_KEYS = {
-    "teacher": ("teacher", "teacher_model", "model"),
-    "prompt_template": ("prompt_template", "template", "system_prompt"),
-    "sampling": ("sampling", "sampling_params", "generation_config"),
-}
-_SAMPLING_FIELDS = ("temperature", "top_p", "top_k", "max_tokens", "max_new_tokens", "seed", "n")
 
 
 def template_path() -> Path:
-    """The card template: ``$TOOLKIT_DATASET_CARD_TEMPLATE``, else ``dataset_cards/dataset_card.md.j2`` (packaged copy if
-    installed without the repository)."""
-    return find_template("dataset_cards", "dataset_card.md.j2", TEMPLATE_ENV)
+    """The card template: ``$TOOLKIT_DATASET_CARD_TEMPLATE``, else the packaged one."""
+    return find_template("dataset_card.md.j2", TEMPLATE_ENV)
 
 
 def size_category(rows: int) -> str:
@@ -157,7 +167,8 @@ def _percentiles(counts: Sequence[int]) -> dict[str, float]:
 
 def compute_stats(data: Any, *, tokenizer: Any = None) -> CardStats:
     """Statistics over all splits (``data`` is a Dataset or a DatasetDict)."""
-    from toolkit.curate import _tokenizer_name, column_values, count_tokens
+    from toolkit.curate import count_tokens, tokenizer_name
+    from toolkit.tables import column_values
 
     splits = _as_splits(data)
     reasoning: list[str] = []
@@ -186,7 +197,7 @@ def compute_stats(data: Any, *, tokenizer: Any = None) -> CardStats:
         splits={name: len(s) for name, s in splits.items()},
         reasoning_token_counts=counts,
         reasoning_tokens=_percentiles(counts),
-        token_counter=_tokenizer_name(tokenizer),
+        token_counter=tokenizer_name(tokenizer),
         with_reasoning=len(reasoning),
         correct_rate=(sum(1 for c in graded if c) / len(graded)) if graded else None,
         graded=len(graded),
@@ -197,82 +208,35 @@ def compute_stats(data: Any, *, tokenizer: Any = None) -> CardStats:
     )
 
 
-def _distinct(values: Sequence[Any], limit: int = 5) -> list[str]:
-    seen: list[str] = []
-    for value in values:
-        text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-        if text and text not in seen:
-            seen.append(text)
-        if len(seen) >= limit:
-            break
-    return seen
+def resolve_license(data: Any, license: str | None) -> str:
+    """The card's licence: ``license`` when given (a Hub identifier), else the one all source
+    datasets share when they are known (:data:`~toolkit.cards.provenance.KNOWN_SOURCE_LICENSES`).
+
+    Raises :class:`toolkit.errors.UsageError` otherwise: a licence is a legal statement, so it
+    is never assumed (generated traces also carry the teacher model's terms).
+    """
+    if license is not None:
+        if license not in LICENSES:
+            raise UsageError(
+                f"license: {license!r} is not a Hub licence identifier",
+                hint="use e.g. apache-2.0, mit, cc-by-4.0, cc-by-nc-4.0, odc-by or other",
+            )
+        return license
+    sources = _raw_sources(data)
+    inferred = infer_license(sources)
+    if inferred is None:
+        raise license_required_message(sources)
+    return inferred
 
 
-def collect_lineage(
-    data: Any, lineage: Sequence[Any] | None = None, *, scan_rows: int = 2000
-) -> dict[str, Any]:
-    """Sources with revisions (the ``source`` column), teachers, prompt templates and sampling
-    parameters (from ``metadata``, first ``scan_rows`` rows per split), and the curation steps."""
-    from toolkit.curate import CurationReport, column_values
-    from toolkit.schema import loads_metadata
+def _raw_sources(data: Any) -> list[str]:
+    from toolkit.tables import column_values
 
-    sources: Counter[str] = Counter()
-    teachers: list[Any] = []
-    templates: list[Any] = []
-    sampling: list[Any] = []
+    found: dict[str, None] = {}
     for split in _as_splits(data).values():
         if "source" in split.column_names:
-            sources.update(s for s in column_values(split, "source") if s)
-        if "metadata" not in split.column_names:
-            continue
-        for raw in split.select(range(min(scan_rows, len(split))))["metadata"]:
-            try:
-                meta = loads_metadata(raw)
-            except ValueError:
-                continue
-            if not isinstance(meta, dict):
-                continue
-            for key in _METADATA_KEYS["teacher"]:
-                if meta.get(key):
-                    teachers.append(meta[key])
-                    break
-            for key in _METADATA_KEYS["prompt_template"]:
-                if meta.get(key):
-                    templates.append(meta[key])
-                    break
-            params = next((meta[k] for k in _METADATA_KEYS["sampling"] if meta.get(k)), None)
-            if params is None:
-                params = {k: meta[k] for k in _SAMPLING_FIELDS if k in meta} or None
-            if params:
-                sampling.append(params)
-    generated = [s.split(":", 1)[1] for s in sources if s.startswith("generate:")]
-    steps = []
-    for entry in lineage or []:
-        report = entry if isinstance(entry, CurationReport) else CurationReport.from_dict(entry)
-        step = report.to_dict()
-        step["params_text"] = json.dumps(
-            {k: v for k, v in report.params.items() if v is not None}, sort_keys=True
-        ).replace("|", "\\|")
-        steps.append(step)
-    return {
-        "sources": [s for s, _ in sources.most_common()],
-        "teachers": _distinct(generated + teachers),
-        "prompt_templates": _distinct(templates, limit=3),
-        "sampling": _distinct(sampling),
-        "steps": steps,
-    }
-
-
-def source_datasets(sources: Sequence[str]) -> list[str]:
-    """Hub ids of the source datasets (``org/name@rev`` → ``org/name``; generated rows skipped)."""
-    ids = []
-    for source in sources:
-        if source.startswith("generate:") or "/" not in source:
-            continue
-        name = source.split("@", 1)[0].split(":", 1)[0]
-        if re.fullmatch(r"[\w.-]+/[\w.-]+", name) and name not in ids:
-            ids.append(name)
-    return ids
+            found.update(dict.fromkeys(s for s in column_values(split, "source") if s))
+    return list(found)
 
 
 def build_dataset_card(
@@ -281,7 +245,7 @@ def build_dataset_card(
     repo_id: str,
     version: str | None = None,
     lineage: Sequence[Any] | None = None,
-    license: str = "apache-2.0",
+    license: str | None = None,
     task_categories: Sequence[str] = ("text-generation", "question-answering"),
     tags: Sequence[str] = ("reasoning", "distillation", "r1", "chain-of-thought"),
     language: Sequence[str] = ("en",),
@@ -292,21 +256,29 @@ def build_dataset_card(
     tokenizer: Any = None,
     stats: CardStats | None = None,
 ) -> DatasetCard:
-    """Render the card (not yet written anywhere); validated before it is returned."""
+    """Render the card (not yet written anywhere); validated before it is returned.
+
+    ``license=None`` infers the licence from known source datasets (see
+    :func:`resolve_license`); when it cannot, validation fails with ``license: missing``.
+    """
     from huggingface_hub import DatasetCard, DatasetCardData
+
+    from toolkit.store.hub import redact_secrets
 
     stats = stats or compute_stats(data, tokenizer=tokenizer)
     found = collect_lineage(data, lineage)
+    license = license or infer_license(found["raw_sources"])
     splits = _as_splits(data)
     domains = {d for d, _ in stats.domains}
     all_tags = list(dict.fromkeys([*tags, *sorted(d for d in domains if d != "(unknown)")]))
+    name = pretty_name or repo_id.split("/")[-1]
     card_data = DatasetCardData(
         license=license,
         language=list(language),
         task_categories=list(task_categories),
         size_categories=[size_category(stats.rows)],
-        source_datasets=source_datasets(found["sources"]) or None,
-        pretty_name=pretty_name or repo_id.split("/")[-1],
+        source_datasets=source_datasets(found["raw_sources"]) or None,
+        pretty_name=name,
         tags=all_tags,
         configs=[
             {
@@ -316,6 +288,8 @@ def build_dataset_card(
         ],
     )
     columns = next(iter(splits.values())).column_names if splits else []
+    sample = sample_row(data)
+    teachers = " ".join(found["teachers"]).lower()
     card = DatasetCard.from_template(
         card_data,
         template_path=str(template_path()),
@@ -329,9 +303,19 @@ def build_dataset_card(
         lineage=found,
         columns=columns,
         plot_path=plot_path,
+        sample=sample,
+        sample_fence=fence(sample),
+        limitations=limitations(stats, found),
+        recommendations=recommendations(stats),
+        citation=citation(repo_id, version, name),
+        teacher_citation=DEEPSEEK_R1_CITATION if "deepseek" in teachers else None,
         license_text=f"`{license}` — check the licences of the source datasets and the "
-        "terms of the teacher model before redistribution.",
+        "terms of the teacher model before redistribution."
+        if license
+        else "Not set.",
     )
+    # Secrets never reach a card, whatever a template or a metadata field put there.
+    card = DatasetCard(redact_secrets(str(card)))
     validate_dataset_card(card)
     return card
 
@@ -339,7 +323,8 @@ def build_dataset_card(
 def validate_dataset_card(card: DatasetCard | str) -> dict[str, Any]:
     """Parse the card's YAML header back and check it against what the Hub accepts.
 
-    Raises ``ValueError`` naming the field and the reason; returns the metadata dict.
+    Raises :class:`toolkit.errors.UsageError` (a ``ValueError``) naming the field and the
+    reason; returns the metadata dict.
     """
     from huggingface_hub import DatasetCard
 
@@ -348,7 +333,7 @@ def validate_dataset_card(card: DatasetCard | str) -> dict[str, Any]:
     problems: list[str] = []
     license_value = data.get("license")
     if not license_value:
-        problems.append("license: missing")
+        problems.append("license: missing (pass license=/--license: the source licence is unknown)")
     elif license_value not in LICENSES:
         problems.append(f"license: {license_value!r} is not a Hub licence identifier")
     elif license_value == "other" and not data.get("license_name"):
@@ -379,7 +364,7 @@ def validate_dataset_card(card: DatasetCard | str) -> dict[str, Any]:
     if not isinstance(data.get("tags", []), list):
         problems.append("tags: must be a list")
     if problems:
-        raise ValueError("invalid dataset card metadata: " + "; ".join(problems))
+        raise UsageError("invalid dataset card metadata: " + "; ".join(problems))
     return data
 
 

@@ -1,6 +1,6 @@
 """Model cards whose eval table *is* the results file: ``model-index`` metadata + a readable card.
 
-The card is rendered from ``model_cards/model_card.md.j2`` (Jinja) with
+The card is rendered from the packaged ``toolkit/cards/templates/model_card.md.j2`` (Jinja) with
 :class:`huggingface_hub.ModelCard`; its YAML header is a :class:`huggingface_hub.ModelCardData`
 with ``eval_results`` → ``model-index`` (one entry per task and metric, values in percent), plus
 ``base_model``, ``datasets``, ``license``, ``library_name: transformers``, ``tags`` and
@@ -40,9 +40,8 @@ VALUE_DECIMALS = 2
 
 
 def template_path() -> Path:
-    """The card template: ``$TOOLKIT_MODEL_CARD_TEMPLATE``, else ``model_cards/model_card.md.j2`` (packaged copy if
-    installed without the repository)."""
-    return find_template("model_cards", "model_card.md.j2", TEMPLATE_ENV)
+    """The card template: ``$TOOLKIT_MODEL_CARD_TEMPLATE``, else the packaged one."""
+    return find_template("model_card.md.j2", TEMPLATE_ENV)
 
 
 @dataclass

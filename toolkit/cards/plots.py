@@ -68,20 +68,3 @@ def histogram_png(
         else:
             axes.text(0.5, 0.5, "no data", ha="center", va="center", transform=axes.transAxes)
     return path
-
-
-def line_plot_png(
-    series: dict[str, tuple[Sequence[float], Sequence[float]]],
-    path: str | os.PathLike[str],
-    *,
-    title: str,
-    xlabel: str,
-    ylabel: str,
-) -> Path:
-    """Write one line per named ``(x, y)`` series (training curves, accuracy by step)."""
-    with _labelled_png(path, title=title, xlabel=xlabel, ylabel=ylabel) as (path, axes):
-        for name, (xs, ys) in series.items():
-            axes.plot(list(xs), list(ys), label=name)
-        if series:
-            axes.legend()
-    return path

@@ -14,6 +14,7 @@ from typing import Any
 import typer
 
 from toolkit.cli.app import app, console, fail
+from toolkit.errors import ToolkitError
 
 curate_app = typer.Typer(
     name="curate",
@@ -24,6 +25,16 @@ app.add_typer(curate_app, name="curate")
 
 INPUT = typer.Argument(..., metavar="INPUT", help="Trace dataset: local file/dir or Hub id.")
 OUTPUT = typer.Option(..., "--output", "-o", help="Output file (.parquet, .jsonl, Arrow dir).")
+ALLOW_EMPTY = typer.Option(
+    False, "--allow-empty", help="Write an empty output instead of failing when every row goes."
+)
+
+
+def _fail(error: Exception) -> None:
+    """One line (plus the hint) for a user error. The CLI's error boundary supersedes this."""
+    message = str(error).splitlines()[0] if str(error) else type(error).__name__
+    hint = getattr(error, "hint", None)
+    fail(f"{message}\n  hint: {hint}" if hint else message, getattr(error, "exit_code", 1))
 
 
 def _run(input_source: str, output: Path, step: Callable[..., Any], **kwargs: Any) -> None:
@@ -34,9 +45,8 @@ def _run(input_source: str, output: Path, step: Callable[..., Any], **kwargs: An
         dataset = load_table(input_source)
         lineage = read_lineage(input_source) if Path(input_source).exists() else []
         dataset, report = step(dataset, **kwargs)
-    except (ValueError, FileNotFoundError, KeyError) as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
-        fail(str(message).splitlines()[0] if str(message) else type(error).__name__)
+    except (ToolkitError, ValueError, FileNotFoundError) as error:
+        _fail(error)
         return
     written = write_table(dataset, output)
     write_lineage(written, [*lineage, report])
@@ -51,19 +61,28 @@ def correct_only_command(
     keep_ungradable: bool = typer.Option(
         False, "--keep-ungradable", help="Keep rows whose gold could not be graded."
     ),
+    allow_empty: bool = ALLOW_EMPTY,
 ) -> None:
     """Keep rows graded correct by `toolkit verify`."""
     from toolkit.curate import correct_only
 
-    _run(input_source, output, correct_only, keep_ungradable=keep_ungradable)
+    _run(
+        input_source,
+        output,
+        correct_only,
+        keep_ungradable=keep_ungradable,
+        allow_empty=allow_empty,
+    )
 
 
 @curate_app.command("complete-only")
-def complete_only_command(input_source: str = INPUT, output: Path = OUTPUT) -> None:
+def complete_only_command(
+    input_source: str = INPUT, output: Path = OUTPUT, allow_empty: bool = ALLOW_EMPTY
+) -> None:
     """Drop traces whose reasoning never closed or that have no answer."""
     from toolkit.curate import complete_only
 
-    _run(input_source, output, complete_only)
+    _run(input_source, output, complete_only, allow_empty=allow_empty)
 
 
 @curate_app.command("length")
@@ -78,6 +97,7 @@ def length_command(
     tokenizer: str | None = typer.Option(
         None, "--tokenizer", help="Tokenizer name/path (default: fast word+punctuation estimate)."
     ),
+    allow_empty: bool = ALLOW_EMPTY,
 ) -> None:
     """Keep rows whose length in tokens lies within bounds."""
     from toolkit.curate import length_filter
@@ -90,6 +110,7 @@ def length_command(
         max_tokens=max_tokens,
         text_field=text_field,
         tokenizer=tokenizer,
+        allow_empty=allow_empty,
     )
 
 
@@ -103,6 +124,7 @@ def dedup_command(
     near: bool = typer.Option(False, "--near", help="Also remove MinHash near-duplicates."),
     threshold: float = typer.Option(0.85, "--threshold", min=0.01, max=1.0),
     num_perm: int = typer.Option(128, "--num-perm", min=8),
+    allow_empty: bool = ALLOW_EMPTY,
 ) -> None:
     """Remove exact (normalised text) and optionally near duplicates, keeping the first."""
     from toolkit.curate import dedup
@@ -116,6 +138,7 @@ def dedup_command(
         near=near,
         threshold=threshold,
         num_perm=num_perm,
+        allow_empty=allow_empty,
     )
 
 
@@ -132,6 +155,7 @@ def decontaminate_command(
     ),
     text_field: str = typer.Option("problem", "--field", help="Column compared."),
     flag_only: bool = typer.Option(False, "--flag-only", help="Add the columns, remove nothing."),
+    allow_empty: bool = ALLOW_EMPTY,
 ) -> None:
     """Flag (contaminated_<bench> columns) and remove rows sharing n-grams with benchmarks."""
     from toolkit.curate import decontaminate
@@ -143,9 +167,11 @@ def decontaminate_command(
         decontaminate,
         benchmarks=names,
         ngram=ngram,
-        extra=list(extra) or None,
+        # Named sources, so a Hub id is loaded as a dataset, never read as a problem text.
+        extra={_source_name(source): source for source in extra} or None,
         text_field=text_field,
         remove=not flag_only,
+        allow_empty=allow_empty,
     )
 
 
@@ -156,8 +182,23 @@ def pass_rate_command(
     lo: float = typer.Option(0.0, "--lo", min=0.0, max=1.0, help="Lowest pass rate kept."),
     hi: float = typer.Option(1.0, "--hi", min=0.0, max=1.0, help="Highest pass rate kept."),
     group_field: str = typer.Option("problem_id", "--group-field"),
+    allow_empty: bool = ALLOW_EMPTY,
 ) -> None:
     """Keep problems whose pass rate over their N samples lies between --lo and --hi."""
     from toolkit.curate import pass_rate
 
-    _run(input_source, output, pass_rate, lo=lo, hi=hi, group_field=group_field)
+    _run(
+        input_source,
+        output,
+        pass_rate,
+        lo=lo,
+        hi=hi,
+        group_field=group_field,
+        allow_empty=allow_empty,
+    )
+
+
+def _source_name(source: str) -> str:
+    """A set's name in the ``contaminated_<name>`` column: the file stem or the repo name."""
+    path = Path(source)
+    return path.stem if path.exists() else source.rstrip("/").split("/")[-1].split(":")[0]

@@ -7,6 +7,37 @@ from pathlib import Path
 import typer
 
 from toolkit.cli.app import app, console, fail
+from toolkit.errors import DataError, ToolkitError
+
+
+def _fail(error: Exception) -> None:
+    """One line (plus the hint) for a user error. The CLI's error boundary supersedes this."""
+    message = str(error).splitlines()[0] if str(error) else type(error).__name__
+    hint = getattr(error, "hint", None)
+    fail(f"{message}\n  hint: {hint}" if hint else message, getattr(error, "exit_code", 1))
+
+
+def _check_input_has_rows(source: str) -> None:
+    """Refuse an empty input file in one line: ``datasets`` would fail with a message about its
+    own internals ("Instruction 'train' corresponds to no data", or a bare StopIteration)."""
+    path = Path(source)
+    if not path.is_file():
+        return
+    empty = path.stat().st_size == 0
+    if not empty and path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        empty = pq.ParquetFile(path).metadata.num_rows == 0
+    elif not empty and path.suffix in (".jsonl", ".json"):
+        with path.open("rb") as handle:
+            empty = not any(block.strip() for block in iter(lambda: handle.read(1 << 16), b""))
+    if empty:
+        raise DataError(
+            "0 rows; nothing to publish",
+            path=str(path),
+            hint="an earlier step removed every row: check its summary (e.g. `curate "
+            "correct-only` after a `verify` without gold answers)",
+        )
 
 
 @app.command("push")
@@ -22,6 +53,12 @@ def push_command(
         help="'hub', or a local store directory (default: $TOOLKIT_TARGET=hub → Hub, "
         "else $TOOLKIT_STORE).",
     ),
+    license: str | None = typer.Option(
+        None,
+        "--license",
+        help="Licence for the dataset card (Hub id, e.g. apache-2.0, mit, cc-by-4.0); required "
+        "unless every source is a dataset with a known licence.",
+    ),
     branch: str | None = typer.Option(None, "--branch", help="Commit to this branch."),
     create_pr: bool = typer.Option(False, "--create-pr", help="Open a pull request instead."),
     private: bool = typer.Option(False, "--private", help="Create the Hub repo as private."),
@@ -36,10 +73,12 @@ def push_command(
     repo_type: str = typer.Option("model", "--repo-type", help="With --folder: model/dataset."),
 ) -> None:
     """Publish a new version (a commit + tag v<version>); identical content is not re-pushed."""
-    from toolkit.curate import read_lineage
-    from toolkit.hub import push, push_folder
+    from toolkit.curate.lineage import parse_lineage, read_lineage
+    from toolkit.store import check_repo_id, check_version, push, push_folder
 
     try:
+        check_repo_id(repo_id)  # argument mistakes first, before any file is read
+        check_version(version)
         if folder:
             result = push_folder(
                 input_source,
@@ -53,13 +92,12 @@ def push_command(
                 branch=branch,
             )
         else:
-            import json
-
             from toolkit.io import load_table
 
+            _check_input_has_rows(input_source)
             dataset = load_table(input_source)
             steps = (
-                json.loads(lineage.read_text(encoding="utf-8"))
+                parse_lineage(lineage.read_text(encoding="utf-8"), lineage)
                 if lineage is not None
                 else read_lineage(input_source)
             )
@@ -68,6 +106,7 @@ def push_command(
                 repo_id,
                 version,
                 card=not no_card,
+                license=license,
                 private=private,
                 branch=branch,
                 create_pr=create_pr,
@@ -75,8 +114,8 @@ def push_command(
                 message=message,
                 lineage=steps,
             )
-    except (ValueError, FileNotFoundError, TypeError, RuntimeError) as error:
-        fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
+    except (ToolkitError, ValueError, FileNotFoundError) as error:
+        _fail(error)
         return
     if result.created:
         console.print(
@@ -102,13 +141,13 @@ def load_command(
     ),
 ) -> None:
     """Load a pushed dataset version; print a summary or write it to a file."""
-    from toolkit.hub import load
     from toolkit.io import write_table
+    from toolkit.store import load
 
     try:
         dataset = load(repo_id, version, split=split, store=store)
-    except (ValueError, FileNotFoundError) as error:
-        fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
+    except (ToolkitError, ValueError, FileNotFoundError) as error:
+        _fail(error)
         return
     label = f"{repo_id}@{'v' + version if version else 'latest'}"
     if output is not None:

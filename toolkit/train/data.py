@@ -80,7 +80,7 @@ def load_traces(config: DataConfig) -> tuple[datasets.Dataset, DataInfo]:
     """
     revision = None
     if config.version:
-        from toolkit.hub import load as hub_load  # lazily: only versioned datasets need it
+        from toolkit.store import load as hub_load  # lazily: only versioned datasets need it
 
         # The version *is* the pinned revision (tag v<version>); no separate revision to record.
         table = hub_load(config.path, version=config.version, split=config.split)

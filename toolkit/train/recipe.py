@@ -55,7 +55,7 @@ class DataConfig:
 
     ``path`` is a local file/directory or a Hub dataset id (read with :func:`toolkit.io.load_table`).
     With ``version`` set, the dataset is a versioned toolkit dataset read with
-    :func:`toolkit.hub.load` (so the exact revision ends up in ``training_summary.json``).
+    :func:`toolkit.store.load` (so the exact revision ends up in ``training_summary.json``).
     ``format`` is ``auto`` (the schema or a ``messages`` column is used as is, anything else goes
     through :func:`toolkit.normalize`), ``schema``/``messages`` (no normalisation) or a format
     name understood by :func:`toolkit.normalize`.
