@@ -7,9 +7,18 @@ plain approach (a Python set of n-gram strings per row, as open-r1's
 measures both on the same rows.
 
 Words are :func:`toolkit.curate.duplicates.normalize_text` words (NFKC, lower case, ``\\w+``
-runs), so punctuation, case and spacing changes do not hide a copy. A benchmark problem shorter
-than one n-gram is indexed whole: a row containing that whole problem, word for word, is flagged
-too (without that, "Simplify $(-k + 4) + (-2 + 3k)$." — five words — could never match).
+runs), so punctuation, case and spacing changes do not hide a copy. Two kinds of text have fewer
+words than they look, and are indexed as shorter word sequences (:attr:`NgramIndex.short`):
+
+* a problem shorter than one n-gram is indexed whole ("Simplify $(-k + 4) + (-2 + 3k)$." holds
+  five words, so an 8-gram can never match it);
+* a span of ``ngram`` whitespace-separated tokens that holds fewer than ``ngram`` words (a
+  formula: ``B = 90^\\circ$, we have $\\sin A =`` is eight tokens but seven words) is indexed by
+  the words it holds.
+
+Together these make the scanner flag every row that open-r1's whitespace n-grams flag (a row
+holding such a span verbatim holds its words contiguously), while keeping its robustness to
+reformatting; ``tests/test_curate.py`` checks that on real MATH-500 problems.
 """
 
 from __future__ import annotations
@@ -28,14 +37,20 @@ from toolkit.curate.duplicates import normalize_text
 #: A problem shorter than one n-gram is indexed whole only from this many words on: a one-word
 #: "problem" would flag every row that uses the word.
 MIN_SHORT_WORDS = 2
+#: A formula-heavy span is indexed by its words only from this many on: fewer would be generic
+#: (``x y``). No 8-token span of GSM8K, MATH-500 or AIME 2024 holds fewer than 4 words, so the
+#: floor costs no recall against open-r1's approach on them.
+MIN_SPAN_WORDS = 4
+_HAS_WORD = re.compile(r"\w", re.UNICODE)
 
 
 @dataclass
 class NgramIndex:
     """Word n-grams of one benchmark's problems (normalised as in :func:`normalize_text`).
 
-    ``short`` holds the problems with fewer than ``ngram`` (and at least
-    :data:`MIN_SHORT_WORDS`) words, whole: a row flags when it contains one word for word.
+    ``short`` holds word sequences shorter than ``ngram``: whole problems of at least
+    :data:`MIN_SHORT_WORDS` words, and the words of formula-heavy spans (see the module
+    docstring); a row flags when it contains one of them word for word.
     """
 
     name: str
@@ -56,7 +71,21 @@ def build_ngram_index(name: str, problems: Iterable[str], ngram: int = 8) -> Ngr
             grams.update(" ".join(words[i : i + ngram]) for i in range(len(words) - ngram + 1))
         elif len(words) >= MIN_SHORT_WORDS:
             short.add(" ".join(words))
+        short.update(_sparse_spans(problem, ngram))
     return NgramIndex(name, ngram, grams, count, short)
+
+
+def _sparse_spans(problem: str, ngram: int) -> Iterable[str]:
+    """The words of each span of ``ngram`` whitespace tokens that holds fewer than ``ngram``
+    (and at least :data:`MIN_SPAN_WORDS`) words."""
+    tokens = (problem or "").split()
+    if all(_HAS_WORD.search(token) for token in tokens):
+        return  # every token holds a word: every span of ngram tokens holds >= ngram words
+    per_token = [normalize_text(token).split() for token in tokens]
+    for start in range(len(per_token) - ngram + 1):
+        span = [word for token in per_token[start : start + ngram] for word in token]
+        if MIN_SPAN_WORDS <= len(span) < ngram:
+            yield " ".join(span)
 
 
 _TOKEN_OR_ROW_BREAK = re.compile(r"\w+|\x00", re.UNICODE)
@@ -84,8 +113,11 @@ def _tokens_with_breaks(texts: Sequence[str | None]) -> list[str]:
 class _ScanState:
     texts: Sequence[str | None]
     indexes: Sequence[NgramIndex]
-    #: Window lengths to scan: the n-gram size and the length of every short problem.
+    #: Window lengths to scan: the n-gram size and the length of every short sequence.
     lengths: tuple[int, ...]
+    #: Per short length: which word ids start / end a sequence of that length (a cheap filter
+    #: that keeps the short lengths from costing a full hash lookup per window).
+    edges: dict[int, tuple[Any, Any]]
     lookup: dict[str, int]
     owners: dict[int, list[int]]
     all_hashes: Any
@@ -131,24 +163,34 @@ def contamination_flags(
         return flags
     vocabulary: dict[str, int] = {}
     owners: dict[int, list[int]] = {}
-    lengths = {ngram}
+    short_edges: dict[int, set[tuple[int, int]]] = {}
     for position, index in enumerate(indexes):
         for entry in _index_entries(index, ngram):
             words = entry.split(" ")
             for word in words:
                 if word not in vocabulary:
                     vocabulary[word] = len(vocabulary) + 1
-            lengths.add(len(words))
+            if len(words) < ngram:
+                edges_of = short_edges.setdefault(len(words), set())
+                edges_of.add((vocabulary[words[0]], vocabulary[words[-1]]))
             owners.setdefault(_gram_hash(words, vocabulary), []).append(position)
     if not owners:
         return flags
     all_hashes = np.array(sorted(owners), dtype=np.uint64)
     bitmap = np.zeros(1 << _PREFILTER_BITS, dtype=bool)
     bitmap[all_hashes & np.uint64((1 << _PREFILTER_BITS) - 1)] = True
+    edges = {}
+    for length, pairs in short_edges.items():
+        starts_ok = np.zeros(len(vocabulary) + 1, dtype=bool)
+        ends_ok = np.zeros(len(vocabulary) + 1, dtype=bool)
+        starts_ok[[a for a, _ in pairs]] = True
+        ends_ok[[b for _, b in pairs]] = True
+        edges[length] = (starts_ok, ends_ok)
     state = _ScanState(
         texts,
         indexes,
-        tuple(sorted(lengths)),
+        tuple(sorted({ngram, *short_edges})),
+        edges,
         {**vocabulary, "\x00": _BREAK_ID},
         owners,
         all_hashes,
@@ -207,7 +249,11 @@ def _scan_chunk(state: _ScanState, first: int) -> list[tuple[int, int]]:
         hashes = hashes[:windows] * base + ids[length - 1 : length - 1 + windows]
         if length not in state.lengths:
             continue
-        starts = np.nonzero((zeros[length : length + windows] - zeros[:windows]) == 0)[0]
+        usable = (zeros[length : length + windows] - zeros[:windows]) == 0
+        if length in state.edges:
+            starts_ok, ends_ok = state.edges[length]
+            usable &= starts_ok[ids[:windows]] & ends_ok[ids[length - 1 : length - 1 + windows]]
+        starts = np.nonzero(usable)[0]
         if not len(starts):
             continue
         window_hashes = hashes[starts]
@@ -233,4 +279,10 @@ def _gram_hash(words: Sequence[str], vocabulary: dict[str, int]) -> int:
     return value
 
 
-__all__ = ["MIN_SHORT_WORDS", "NgramIndex", "build_ngram_index", "contamination_flags"]
+__all__ = [
+    "MIN_SHORT_WORDS",
+    "MIN_SPAN_WORDS",
+    "NgramIndex",
+    "build_ngram_index",
+    "contamination_flags",
+]
