@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import datasets
 import pytest
@@ -25,6 +26,8 @@ from toolkit.curate import (
     read_lineage,
     write_lineage,
 )
+from toolkit.curate.ngrams import build_ngram_index
+from toolkit.errors import EmptyOutputError
 from toolkit.schema import TraceRecord, records_to_dataset
 
 
@@ -312,7 +315,6 @@ def test_forked_scan_matches_single_process(monkeypatch):
     import sys
 
     monkeypatch.setattr(sys.modules["toolkit.curate.ngrams"], "_CHUNK_ROWS", 3)
-    from toolkit.curate import build_ngram_index
 
     index = build_ngram_index("bench", ["one two three four five six seven eight nine ten"])
     texts = [
@@ -323,3 +325,109 @@ def test_forked_scan_matches_single_process(monkeypatch):
     forked = contamination_flags(texts, [index], num_proc=2)
     assert single == forked
     assert single["bench"] == [i % 4 == 0 for i in range(20)]
+
+
+# ---------------------------------------------------------------------------------------------
+# recall against open-r1's approach, on real MATH-500 problems (issue 16)
+
+MATH500_ROWS = Path(__file__).parent / "fixtures" / "decontaminate" / "math500_rows.jsonl"
+
+
+def _open_r1():
+    """open-r1's ``scripts/decontaminate.py`` approach, as the benchmark re-implements it."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "decontaminate.py"
+    spec = importlib.util.spec_from_file_location("decontaminate_benchmark", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_row_open_r1_flags_is_flagged(monkeypatch, hub_offline):
+    problems = [json.loads(line)["problem"] for line in MATH500_ROWS.read_text().splitlines()]
+    monkeypatch.setenv("TOOLKIT_MATH500_FILE", str(MATH500_ROWS))
+    short = "Simplify $(-k + 4) + (-2 + 3k)$."  # 8 tokens for open-r1, 5 words for us
+    assert short in problems
+    formula = problems[0].split()  # "...form $(r,\\theta),$ where $r > 0$ and $0 \\le \\theta..."
+    rows = [
+        *problems,  # verbatim
+        *(f"Problem: {p} Answer briefly." for p in problems),  # embedded
+        "Warm up first. " + " ".join(formula[-8:]) + " Then rest.",  # 8 tokens, < 8 words
+        "Simplify the expression and compute the value of k.",  # shares words, no copy
+        "Evaluate the logarithm of 64 in base 2.",
+    ]
+    peer = _open_r1().openr1_flags(rows, {"math500": problems})
+    data = datasets.Dataset.from_dict({"problem": rows})
+    flagged, report = decontaminate(data, ["math500"], remove=False)
+    ours = flagged["contaminated_math500"]
+    missed = [row for row, p, o in zip(rows, peer, ours, strict=True) if p and not o]
+    assert missed == []  # every row the peer flags is flagged
+    assert peer[rows.index(short)] is True  # the peer flags this verbatim problem...
+    assert all(ours[: 2 * len(problems)])  # ...and so do we, with every verbatim/embedded copy
+    assert ours[-3] is True and peer[-3] is True
+    assert ours[-2:] == [False, False]  # shared words alone are no contamination
+    assert report.params["flagged"] == {"math500": 2 * len(problems) + 1}
+
+
+def test_short_problems_match_whole_and_words_in_order():
+    index = build_ngram_index("bench", ["Evaluate $\\log_264$.", "Compute $\\dbinom{31}{28}$."])
+    assert index.grams == set() and index.short == {"evaluate log_264", "compute dbinom 31 28"}
+    texts = [
+        "evaluate LOG_264 please",  # case and punctuation changed: still the problem
+        "Compute $\\dbinom{31}{28}$ and add one.",
+        "compute dbinom 28 31",  # other order: another problem
+        "evaluate",
+    ]
+    assert contamination_flags(texts, [index])["bench"] == [True, True, False, False]
+
+
+# ---------------------------------------------------------------------------------------------
+# a step that removes every row fails loudly (issue 14 item 6)
+
+
+def test_step_removing_every_row_fails_unless_allowed(tmp_path):
+    data = _graded([("p1", False, None), ("p2", False, None)])
+    with pytest.raises(EmptyOutputError, match=r"correct_only removed all 2 rows \(incorrect: 2\)"):
+        correct_only(data)
+    kept, report = correct_only(data, allow_empty=True)
+    assert (len(kept), report.removed) == (0, 2)
+    empty_in, report = complete_only(data.select([]))  # empty input is not an empty result
+    assert (len(empty_in), report.rows_in) == (0, 0)
+    with pytest.raises(EmptyOutputError):
+        curate(data, ["correct_only"])
+
+    source = tmp_path / "graded.parquet"
+    data.to_parquet(str(source))
+    runner = CliRunner()
+    out = tmp_path / "out.parquet"
+    failed = runner.invoke(app, ["curate", "correct-only", str(source), "-o", str(out)])
+    assert failed.exit_code == 1, failed.output
+    text = " ".join(failed.output.split())
+    assert "removed all 2 rows (incorrect: 2)" in text and "--allow-empty" in text
+    assert not out.exists()
+    allowed = runner.invoke(
+        app, ["curate", "correct-only", str(source), "-o", str(out), "--allow-empty"]
+    )
+    assert allowed.exit_code == 0, allowed.output
+    assert out.exists() and read_lineage(out)[0]["rows_out"] == 0
+
+
+def test_cli_extra_set_given_by_hub_id_is_loaded_not_read_as_text(tmp_path, hub_offline):
+    extra = tmp_path / "private_set.jsonl"
+    _write_jsonl(
+        extra, [{"problem": "the quick brown fox jumps over the lazy dog again and again"}]
+    )
+    source = tmp_path / "in.parquet"
+    _dataset(
+        [{"problem": "so the quick brown fox jumps over the lazy dog again today", "answer": "a"},
+         {"problem": "unrelated", "answer": "b"}]
+    ).to_parquet(str(source))  # fmt: skip
+    out = tmp_path / "out.parquet"
+    result = CliRunner().invoke(
+        app,
+        ["curate", "decontaminate", str(source), "-o", str(out), "--benchmarks", "",
+         "--extra", str(extra)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert read_lineage(out)[0]["removed_by_reason"] == {"contaminated:private_set": 1}

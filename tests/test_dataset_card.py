@@ -16,6 +16,7 @@ from toolkit.cards.dataset_card import (
     write_dataset_card,
 )
 from toolkit.curate import complete_only, dedup
+from toolkit.errors import UsageError
 from toolkit.schema import TraceRecord, records_to_dataset
 
 
@@ -107,8 +108,12 @@ def test_card_renders_validates_and_lists_every_step(tmp_path):
 
 def test_identical_data_renders_identical_card_and_plot(tmp_path):
     data = _traces()
-    first = write_dataset_card(data, tmp_path / "a", repo_id="org/x", version="1.0.0", license="mit")
-    second = write_dataset_card(data, tmp_path / "b", repo_id="org/x", version="1.0.0", license="mit")
+    first = write_dataset_card(
+        data, tmp_path / "a", repo_id="org/x", version="1.0.0", license="mit"
+    )
+    second = write_dataset_card(
+        data, tmp_path / "b", repo_id="org/x", version="1.0.0", license="mit"
+    )
     assert first.read_text() == second.read_text()
     plot = "plots/reasoning_length.png"
     assert (tmp_path / "a" / plot).read_bytes() == (tmp_path / "b" / plot).read_bytes()
@@ -143,3 +148,97 @@ def test_template_override(tmp_path, monkeypatch):
     monkeypatch.setenv("TOOLKIT_DATASET_CARD_TEMPLATE", str(tmp_path / "missing.j2"))
     with pytest.raises(FileNotFoundError, match="TOOLKIT_DATASET_CARD_TEMPLATE"):
         build_dataset_card(_traces(), repo_id="org/custom", plot_path=None)
+
+
+def _generated_traces() -> datasets.Dataset:
+    """Traces as `toolkit generate` writes them, made on a machine with local paths around."""
+    from toolkit.prompts import TEMPLATES
+
+    template = TEMPLATES["open-r1"]
+    records = [
+        TraceRecord(
+            problem=f"What is {i} + {i}?",
+            reasoning=f"Adding {i} and {i} gives {2 * i}.",
+            answer=f"The answer is \\boxed{{{2 * i}}}.",
+            final_answer=str(2 * i),
+            gold_answer=str(2 * i),
+            source="generate:/home/alice/.cache/toolkit/models/SmolLM2-135M-Instruct",
+            metadata={
+                "teacher": {
+                    "backend": "local",
+                    "model": "/home/alice/.cache/toolkit/models/SmolLM2-135M-Instruct",
+                },
+                "model": "/home/alice/.cache/toolkit/models/SmolLM2-135M-Instruct",
+                "params": {"temperature": 0.6, "top_p": 0.95, "max_new_tokens": 2048, "seed": None},
+                "template": template.id,
+                "note": "Authorization: Bearer hf_secretTOKEN0123456789abc",
+            },
+        )
+        for i in range(4)
+    ]
+    return records_to_dataset(records)
+
+
+def test_card_is_publishable_no_paths_no_raw_errors_no_secrets(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "hf_secretTOKEN0123456789abc")
+    data = _generated_traces()
+    data, report = complete_only(data)
+    raw_note = (
+        "unavailable: aime25: ConnectionError: Couldn't reach 'yentinglin/aime_2025' on the Hub "
+        "(LocalEntryNotFoundError) while reading /tmp/pytest-of-bob/pytest-3/fixtures/aime25.jsonl"
+    )
+    steps = [report.to_dict(), {**report.to_dict(), "step": "decontaminate", "notes": [raw_note]}]
+    path = write_dataset_card(data, tmp_path, repo_id="org/gen", version="1.0.0", lineage=steps,
+                              license="apache-2.0")  # fmt: skip
+    text = path.read_text()
+    for leak in ("/home/alice", ".cache", "/tmp/", "pytest-of", "Couldn't reach", "hf_secret"):
+        assert leak not in text, leak
+    assert "`SmolLM2-135M-Instruct`" in text  # the teacher by name, not by path
+    assert "ConnectionError" in text  # which error, without its raw message
+    validate_dataset_card(DatasetCard.load(path))
+
+
+def test_card_carries_sample_prompt_parameters_citation_limitations(tmp_path):
+    from toolkit.prompts import OPEN_R1_INSTRUCTION
+
+    path = write_dataset_card(_generated_traces(), tmp_path, repo_id="org/gen", version="2.1.0",
+                              license="mit")  # fmt: skip
+    text = path.read_text()
+    # The exact prompt text (resolved from the template id the traces record) ...
+    assert OPEN_R1_INSTRUCTION in text and "{{ problem }}" in text
+    # ... and the generation parameters from the traces' metadata.
+    assert '"max_new_tokens": 2048' in text and '"temperature": 0.6' in text
+    assert '"seed"' not in text  # unset parameters are noise
+    # A sample row.
+    assert "## Sample row" in text and '"problem": "What is 0 + 0?"' in text
+    # Citation, limitations, recommendations.
+    assert "## Citation" in text and "@misc{org_gen_v2_1_0," in text
+    assert "https://huggingface.co/datasets/org/gen" in text
+    limitations = text.split("## Limitations", 1)[1].split("##", 1)[0]
+    assert "Not decontaminated" in limitations and "Answers were not verified" in limitations
+    assert "### Recommendations" in text and "temperature 0.6, top-p 0.95" in text
+    validate_dataset_card(DatasetCard.load(path))
+
+
+def test_licence_is_required_when_unknown_and_inferred_when_known():
+    from toolkit.cards.dataset_card import resolve_license
+
+    generated = _generated_traces()
+    with pytest.raises(ValueError, match=r"license: missing"):
+        build_dataset_card(generated, repo_id="org/x", plot_path=None)
+    with pytest.raises(UsageError, match="licence of the source data is unknown") as error:
+        resolve_license(generated, None)
+    assert "SmolLM2" in str(error.value) and "/home/alice" not in str(error.value)
+    known = records_to_dataset(
+        [
+            TraceRecord(
+                problem="p", source="open-r1/OpenR1-Math-220k@9a1e4b2", reasoning="r", answer="a"
+            )
+        ]
+    )
+    assert resolve_license(known, None) == "apache-2.0"
+    card = build_dataset_card(known, repo_id="org/x", plot_path=None)
+    assert validate_dataset_card(card)["license"] == "apache-2.0"
+    mixed = datasets.concatenate_datasets([known, generated.cast(known.features)])
+    with pytest.raises(UsageError):
+        resolve_license(mixed, None)

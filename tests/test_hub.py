@@ -20,6 +20,8 @@ from typer.testing import CliRunner
 from tests.helpers.hub import serve_fake_hub
 from toolkit.cli import app
 from toolkit.curate import complete_only, write_lineage
+from toolkit.errors import DataError, StoreError, UsageError
+from toolkit.schema import FEATURES, TraceRecord, records_to_dataset
 from toolkit.store import (
     HubStore,
     LocalStore,
@@ -33,7 +35,6 @@ from toolkit.store import (
     push_folder,
     resolve_target,
 )
-from toolkit.schema import FEATURES, TraceRecord, records_to_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -388,3 +389,217 @@ def test_hub_push_folder_model(fake_hub, tmp_path):
     assert fake_hub.calls("POST", "/api/models/org/model/commit/main")
     assert fake_hub.repos[("model", "org/model")].tags == {"v0.1.0": result.revision}
     assert push_folder(folder, "org/model", store="hub").created is False
+
+
+# ---------------------------------------------------------------------------------------------
+# hostile ids and versions, bad store paths, empty data (issue 15 item 7, issue 14 item 6)
+
+
+@pytest.mark.parametrize(
+    "repo_id",
+    [
+        "org/name\n",  # a trailing newline passed the old `$`-anchored match
+        "org\n/name",
+        "org/" + "n" * 297,  # 301 characters: one line, not an OS error from a long file name
+        "org/na me",
+        "org/na\u0663e",  # a non-ASCII digit is a \w and a \d in Python's re
+        "-org/name",
+        "org/name.",
+        "org--x/name",
+    ],
+)
+def test_invalid_repo_ids_are_refused_with_one_line(repo_id):
+    with pytest.raises(UsageError, match="invalid repo id") as error:
+        push(_traces(2), repo_id, "1.0.0", card=False)
+    assert "\n" not in str(error.value) and error.value.hint
+    assert len(str(error.value)) < 200
+    store = Path(os.environ["TOOLKIT_STORE"])
+    assert not store.exists() or not any("\n" in str(p) for p in store.rglob("*"))
+
+
+def test_long_repo_id_part_is_refused():
+    with pytest.raises(UsageError, match="at most 96"):
+        push(_traces(2), "org/" + "n" * 97, "1.0.0", card=False)
+    assert push(_traces(2), "org/" + "n" * 96, "1.0.0", card=False).created
+
+
+def test_versions_are_semantic_one_version_per_number():
+    first = push(_traces(3), "org/sem", "1")
+    assert (first.version, list_versions("org/sem")) == ("1.0.0", ["1.0.0"])
+    for same in ("1.0", "1.0.0", "v1", "01.0.0"):
+        with pytest.raises(UsageError, match=r"version 1\.0\.0 already exists"):
+            push(_traces(4), "org/sem", same)
+        assert load("org/sem", same).to_list() == _traces(3).to_list()
+    with pytest.raises(UsageError, match="build metadata"):
+        push(_traces(4), "org/sem", "1.0.0+build")
+    with pytest.raises(UsageError, match="build metadata"):
+        load("org/sem", "1.0.0+build")
+    push(_traces(5), "org/sem", "1.1.0-rc.1")
+    push(_traces(6), "org/sem", "1.1")
+    assert list_versions("org/sem") == ["1.0.0", "1.1.0-rc.1", "1.1.0"]
+    assert next_version(["1.1.0-rc.1", "1.0.0"]) == "1.1.1"
+
+
+def test_versions_written_by_an_older_toolkit_still_resolve():
+    push(_traces(3), "org/legacy", "1.0.0", card=False)
+    repo = local_repo_path(Path(os.environ["TOOLKIT_STORE"]), "org/legacy")
+    subprocess.run(["git", "--git-dir", str(repo), "tag", "v2.0", "main"], check=True)
+    assert list_versions("org/legacy") == ["1.0.0", "2.0.0"]
+    assert load("org/legacy", "2").to_list() == _traces(3).to_list()
+    with pytest.raises(UsageError, match="already exists"):
+        push(_traces(4), "org/legacy", "2.0.0", card=False)
+
+
+def test_store_path_that_is_a_file_is_one_clear_line(tmp_path):
+    not_a_dir = tmp_path / "store.txt"
+    not_a_dir.write_text("I am a file")
+    for store in (not_a_dir, not_a_dir / "below"):
+        with pytest.raises(StoreError, match="not a directory") as error:
+            push(_traces(2), "org/x", store=store, card=False)
+        assert error.value.hint and "\n" not in str(error.value)
+    source = tmp_path / "in.parquet"
+    _traces(2).to_parquet(str(source))
+    result = CliRunner().invoke(
+        app, ["push", str(source), "org/x", "--store", str(not_a_dir), "--no-card"]
+    )
+    output = _one_line_error(result)
+    assert "is a file, not a directory" in output and "hint:" in output
+
+
+def test_pushing_zero_rows_is_a_clear_error(tmp_path):
+    with pytest.raises(DataError, match="0 rows"):
+        push(_traces(3).select([]), "org/empty")
+    assert list_versions("org/empty") == []
+    empty = tmp_path / "empty.parquet"
+    _traces(3).select([]).to_parquet(str(empty))
+    (tmp_path / "empty.jsonl").write_text("")
+    for path in (empty, tmp_path / "empty.jsonl"):
+        result = CliRunner().invoke(app, ["push", str(path), "org/empty"])
+        assert result.exit_code == 1, result.output
+        output = " ".join(result.output.split())
+        assert "0 rows" in output and "Instruction" not in output, output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+# ---------------------------------------------------------------------------------------------
+# licences: never assumed (issue 14 item 12)
+
+
+def test_licence_is_inferred_from_known_sources_or_required(tmp_path):
+    known = push(_traces(3), "org/gsm-traces", "1.0.0")  # every source is openai/gsm8k (MIT)
+    repo = local_repo_path(Path(os.environ["TOOLKIT_STORE"]), "org/gsm-traces")
+    assert "license: mit" in _git(repo, "show", f"{known.revision}:README.md")
+    generated = records_to_dataset(
+        [TraceRecord(problem="p", reasoning="r", answer="a", source="generate:my-teacher")]
+    )
+    with pytest.raises(UsageError, match="licence of the source data is unknown") as error:
+        push(generated, "org/gen")
+    assert "--license" in error.value.hint
+    assert list_versions("org/gen") == []  # refused before anything was written
+    assert push(generated, "org/gen", license="cc-by-4.0").created
+    with pytest.raises(UsageError, match="not a Hub licence identifier"):
+        push(generated, "org/gen2", license="free-for-all")
+    source = tmp_path / "gen.parquet"
+    generated.to_parquet(str(source))
+    refused = CliRunner().invoke(app, ["push", str(source), "org/gen3"])
+    assert refused.exit_code == 2 and "--license" in refused.output, refused.output
+    ok = CliRunner().invoke(app, ["push", str(source), "org/gen3", "--license", "apache-2.0"])
+    assert ok.exit_code == 0, ok.output
+
+
+# ---------------------------------------------------------------------------------------------
+# the Hub unreachable, offline or refusing: one line with a hint, never the token (issue 14
+# item 10, issue 15 item 2)
+
+TOKEN = "hf_fixtureTOKEN0123456789"
+
+
+def _one_line_error(result) -> str:
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    return " ".join(result.output.split())
+
+
+def test_hub_offline_mode_is_one_line_with_a_hint(fake_hub, monkeypatch, tmp_path):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(StoreError, match="HF_HUB_OFFLINE") as error:
+        push(_traces(3), "org/off", store="hub")
+    assert "local store" in error.value.hint
+    source = tmp_path / "t.parquet"
+    _traces(3).to_parquet(str(source))
+    monkeypatch.setenv("TOOLKIT_TARGET", "hub")
+    output = _one_line_error(CliRunner().invoke(app, ["push", str(source), "org/off"]))
+    assert "HF_HUB_OFFLINE" in output and "hint:" in output
+
+
+def test_hub_unreachable_is_one_line_with_a_hint(fake_hub, monkeypatch, tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    with pytest.raises(StoreError, match="not reachable") as error:
+        push(_traces(3), "org/down", store="hub")
+    assert "HF_ENDPOINT" in error.value.hint
+    with pytest.raises(StoreError, match="not reachable"):
+        load("org/down", store="hub")
+    source = tmp_path / "t.parquet"
+    _traces(3).to_parquet(str(source))
+    monkeypatch.setenv("TOOLKIT_TARGET", "hub")
+    output = _one_line_error(CliRunner().invoke(app, ["push", str(source), "org/down"]))
+    assert "not reachable" in output and "HF_ENDPOINT" in output
+
+
+def test_hub_401_echoing_the_token_says_login_and_never_shows_it(fake_hub, tmp_path, caplog):
+    # INFO everywhere (what the CLI shows), DEBUG for the toolkit's own loggers. (httpcore2's
+    # own DEBUG records carry raw response headers; the CLI keeps HTTP libraries at WARNING.)
+    caplog.set_level("INFO")
+    caplog.set_level("DEBUG", logger="toolkit")
+    fake_hub.reject_status = 401
+    with pytest.raises(StoreError, match="HTTP 401") as error:
+        push(_traces(3), "org/denied", store="hub")
+    assert "hf auth login" in error.value.hint
+    assert fake_hub.requests  # the server did echo the header back...
+    assert TOKEN not in str(error.value) and TOKEN not in repr(error.value.args)
+    assert error.value.__cause__ is None and error.value.__suppress_context__
+    assert TOKEN not in caplog.text  # ...and it is in no message and no log record
+    with pytest.raises(StoreError, match="HTTP 401") as error:
+        list_versions("org/denied", store="hub")
+    assert TOKEN not in str(error.value)
+    source = tmp_path / "t.parquet"
+    _traces(3).to_parquet(str(source))
+    result = CliRunner().invoke(app, ["push", str(source), "org/denied", "--store", "hub"])
+    output = _one_line_error(result)
+    assert "hf auth login" in output and TOKEN not in result.output
+
+
+def test_cli_push_to_an_unreachable_hub_prints_a_few_lines_not_a_traceback(tmp_path):
+    """The real CLI in a subprocess (the 131-287-line traceback of issue 14 item 10)."""
+    source = tmp_path / "t.parquet"
+    _traces(3).to_parquet(str(source))
+    env = {
+        **os.environ,
+        "TOOLKIT_TARGET": "hub",
+        "HF_ENDPOINT": "http://127.0.0.1:9",
+        "HF_HUB_OFFLINE": "0",
+        "HF_TOKEN": TOKEN,
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "toolkit", "push", str(source), "org/x"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = [line for line in (run.stdout + run.stderr).splitlines() if line.strip()]
+    assert run.returncode == 1, run.stderr[-2000:]
+    # The error and its hint (wrapped at 80 columns), after any progress bar of `datasets`.
+    error_at = next(i for i, line in enumerate(lines) if line.startswith("error:"))
+    assert len(lines) - error_at <= 4 and error_at <= 3, "\n".join(lines)
+    assert "not reachable" in run.stderr and "HF_ENDPOINT" in run.stderr
+    assert "Traceback" not in run.stderr and TOKEN not in run.stderr

@@ -108,20 +108,23 @@ class BenchmarkSource:
         )
 
     def resolve_local(self, data_file: str | os.PathLike[str] | None = None) -> Path | None:
-        """The local override file, if one is configured and exists."""
-        candidates: list[str | os.PathLike[str]] = []
+        """The local override file, if one is configured: ``data_file``, ``$TOOLKIT_<NAME>_FILE``
+        or the benchmark folder's copy. A file named explicitly (the first two) that does not
+        exist is an error, never silently replaced by another copy."""
         if data_file:
-            candidates.append(data_file)
-        if os.environ.get(self.env_var()):
-            candidates.append(os.environ[self.env_var()])
+            if not Path(data_file).exists():
+                raise MissingError(f"{self.name}: data file {data_file} does not exist")
+            return Path(data_file)
+        named = os.environ.get(self.env_var())
+        if named:
+            if not Path(named).exists():
+                raise MissingError(
+                    f"{self.name}: ${self.env_var()} names {named}, which does not exist"
+                )
+            return Path(named)
         bench_dir = os.environ.get(BENCHMARK_DIR_ENV)
-        if bench_dir and self.local_file:
-            candidates.append(Path(bench_dir) / self.local_file)
-        for candidate in candidates:
-            if Path(candidate).exists():
-                return Path(candidate)
-        if data_file:
-            raise MissingError(f"{self.name}: data file {data_file} does not exist")
+        if bench_dir and self.local_file and (Path(bench_dir) / self.local_file).exists():
+            return Path(bench_dir) / self.local_file
         return None
 
     def load_raw(

@@ -64,6 +64,10 @@ class FakeHub:
     def __init__(self) -> None:
         self.repos: dict[tuple[str, str], FakeRepo] = {}
         self.requests: list[Recorded] = []
+        #: When set, every request is refused with this status, and the error body and
+        #: ``X-Error-Message`` echo the request headers back (as some proxies do): a client
+        #: that shows server text unfiltered then leaks the token.
+        self.reject_status: int | None = None
         self.lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -118,7 +122,11 @@ class FakeHub:
         )
         with self.lock:
             self.requests.append(record)
-            status, payload = self._route(record)
+            if self.reject_status is not None:
+                echoed = "; ".join(f"{k}: {v}" for k, v in record.headers.items())
+                status, payload = self.reject_status, {"error": f"Unauthorized ({echoed})"}
+            else:
+                status, payload = self._route(record)
         data = json.dumps(payload).encode()
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json")

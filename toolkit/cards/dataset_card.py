@@ -41,6 +41,7 @@ from toolkit.cards.provenance import (
     collect_lineage,
     infer_license,
     license_required_message,
+    public_source,
     source_datasets,
 )
 from toolkit.errors import UsageError
@@ -186,7 +187,9 @@ def compute_stats(data: Any, *, tokenizer: Any = None) -> CardStats:
         if has_complete:
             complete.extend(column_values(split, "reasoning_complete"))
         if "source" in split.column_names:
-            sources.update(s or "(unknown)" for s in column_values(split, "source"))
+            sources.update(
+                public_source(s) if s else "(unknown)" for s in column_values(split, "source")
+            )
         if "domain" in split.column_names:
             domains.update(d or "(unknown)" for d in column_values(split, "domain"))
     counts = count_tokens(reasoning, tokenizer)

@@ -95,9 +95,10 @@ def limitations(stats: CardStats, found: dict[str, Any]) -> list[str]:
         )
     if stats.with_reasoning:
         notes.append(
-            f"Reasoning is long: p95 {stats.reasoning_tokens['p95']:.0f} and max "
-            f"{stats.reasoning_tokens['max']:.0f} tokens ({stats.token_counter}); a shorter "
-            "training max length truncates the thinking the student is meant to learn."
+            f"Reasoning length: p95 {stats.reasoning_tokens['p95']:.0f}, max "
+            f"{stats.reasoning_tokens['max']:.0f} tokens ({stats.token_counter}); train with a "
+            "max length above the p95 (or filter with `toolkit curate length`), or the thinking "
+            "the student is meant to learn is truncated."
         )
     return notes
 

@@ -154,6 +154,8 @@ def collect_lineage(
                 key = next((k for k in _METADATA_KEYS[kind] if meta.get(k)), None)
                 if key is not None:
                     found.append(meta[key])
+            if teachers and isinstance(teachers[-1], dict) and teachers[-1].get("model"):
+                teachers[-1] = teachers[-1]["model"]  # {"backend", "model", ...}: the model
             params = _sampling(meta)
             if params:
                 sampling.append(params)

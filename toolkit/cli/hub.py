@@ -74,11 +74,12 @@ def push_command(
 ) -> None:
     """Publish a new version (a commit + tag v<version>); identical content is not re-pushed."""
     from toolkit.curate.lineage import parse_lineage, read_lineage
-    from toolkit.store import check_repo_id, check_version, push, push_folder
+    from toolkit.store import check_repo_id, check_version, push, push_folder, resolve_target
 
     try:
         check_repo_id(repo_id)  # argument mistakes first, before any file is read
         check_version(version)
+        target = resolve_target(store)
         if folder:
             result = push_folder(
                 input_source,
@@ -87,7 +88,7 @@ def push_command(
                 version=version,
                 create_pr=create_pr,
                 private=private,
-                store=store,
+                store=target,
                 message=message,
                 branch=branch,
             )
@@ -110,7 +111,7 @@ def push_command(
                 private=private,
                 branch=branch,
                 create_pr=create_pr,
-                store=store,
+                store=target,
                 message=message,
                 lineage=steps,
             )
