@@ -24,13 +24,13 @@ import os
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkit.cards import find_template
 from toolkit.cards.dataset_sections import (
     DEEPSEEK_R1_CITATION,
+    CardStats,
     citation,
     fence,
     limitations,
@@ -42,6 +42,7 @@ from toolkit.cards.provenance import (
     infer_license,
     license_required_message,
     public_source,
+    redact_secrets,
     source_datasets,
 )
 from toolkit.errors import UsageError
@@ -124,24 +125,6 @@ def size_category(rows: int) -> str:
         if rows < limit:
             return name
     return LARGEST_SIZE
-
-
-@dataclass
-class CardStats:
-    """What the card says about the data (also returned to callers for logging)."""
-
-    rows: int
-    splits: dict[str, int]
-    reasoning_token_counts: list[int]
-    reasoning_tokens: dict[str, float]
-    token_counter: str
-    with_reasoning: int
-    correct_rate: float | None
-    graded: int
-    ungradable: int
-    complete_rate: float | None
-    sources: list[tuple[str, int]]
-    domains: list[tuple[str, int]]
 
 
 def _as_splits(data: Any) -> dict[str, datasets.Dataset]:
@@ -265,8 +248,6 @@ def build_dataset_card(
     :func:`resolve_license`); when it cannot, validation fails with ``license: missing``.
     """
     from huggingface_hub import DatasetCard, DatasetCardData
-
-    from toolkit.store.hub import redact_secrets
 
     stats = stats or compute_stats(data, tokenizer=tokenizer)
     found = collect_lineage(data, lineage)

@@ -1,20 +1,37 @@
-"""The prose sections of a dataset card, computed from the data rather than typed by hand.
+"""What a dataset card says, computed from the data rather than typed by hand.
 
-A sample row, limitations and usage recommendations that follow from the statistics (how much is
-graded incorrect, whether the data was decontaminated, how long the reasoning is), and the
-citation block. Kept apart from :mod:`toolkit.cards.dataset_card`, which renders and validates.
+The statistics record (:class:`CardStats`), a sample row, limitations and usage recommendations
+that follow from those numbers (how much is graded incorrect, whether the data was
+decontaminated, how long the reasoning is), and the citation block. Kept apart from
+:mod:`toolkit.cards.dataset_card`, which computes the statistics, renders and validates.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from toolkit.cards.provenance import public_source
 
-if TYPE_CHECKING:
-    from toolkit.cards.dataset_card import CardStats
+
+@dataclass
+class CardStats:
+    """What the card says about the data (also returned to callers for logging)."""
+
+    rows: int
+    splits: dict[str, int]
+    reasoning_token_counts: list[int]
+    reasoning_tokens: dict[str, float]
+    token_counter: str
+    with_reasoning: int
+    correct_rate: float | None
+    graded: int
+    ungradable: int
+    complete_rate: float | None
+    sources: list[tuple[str, int]]
+    domains: list[tuple[str, int]]
 
 
 def _as_splits(data: Any) -> dict[str, Any]:
@@ -142,4 +159,4 @@ DEEPSEEK_R1_CITATION = """@misc{deepseekai2025deepseekr1,
 }"""
 
 
-__all__ = ["citation", "fence", "limitations", "recommendations", "sample_row"]
+__all__ = ["CardStats", "citation", "fence", "limitations", "recommendations", "sample_row"]

@@ -10,6 +10,7 @@ through before it reaches a card.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -42,6 +43,8 @@ _PATH_CHAR = r"[^\s'\"`|,;()\[\]{}<>]"
 _PATH = re.compile(
     rf"(?<![\w/.~-])(?!//)(?:~?/{_PATH_CHAR}+/{_PATH_CHAR}*|[A-Za-z]:[\\/]{_PATH_CHAR}+)"
 )
+_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{4,}")
+_HF_TOKEN = re.compile(r"\bhf_[A-Za-z0-9]{16,}")
 # "SomethingError: message" / "SomeException(...)": keep the class name, drop the text.
 _RAW_ERROR = re.compile(r"\b([A-Z]\w*(?:Error|Exception))\b(?::|\()[^;]*")
 
@@ -51,11 +54,25 @@ def _basename(path: str) -> str:
     return parts[-1] if parts else path
 
 
+def redact_secrets(text: str) -> str:
+    """Secrets out of ``text``: the toolkit's redaction layer (:mod:`toolkit.redact`) when
+    present; until then the same rules for the secrets cards and the Hub store handle: the Hub
+    token in the environment, bearer headers and anything shaped like a Hugging Face token.
+    (The one fallback; :func:`toolkit.store.hub.server_text` and the cards both call this.)"""
+    try:
+        from toolkit.redact import redact
+    except ImportError:
+        for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
+            value = os.environ.get(name)
+            if value and len(value) >= 6:
+                text = text.replace(value, "***")
+        return _HF_TOKEN.sub("***", _BEARER.sub(r"\1***", text))
+    return redact(text)
+
+
 def public_text(text: str) -> str:
     """``text`` without local paths (kept as their last component), raw error messages (kept
     as the error's class name) or secrets."""
-    from toolkit.store.hub import redact_secrets
-
     text = _PATH.sub(lambda match: _basename(match.group(0)), text)
     text = _RAW_ERROR.sub(r"\1", text)
     return redact_secrets(text)
@@ -229,5 +246,6 @@ __all__ = [
     "prompt_text",
     "public_source",
     "public_text",
+    "redact_secrets",
     "source_datasets",
 ]

@@ -32,13 +32,13 @@ from toolkit.store.base import (
     LINEAGE_FILE,
     MANIFEST,
     PushResult,
-    Store,
     check_repo_id,
     check_version,
     next_version,
 )
 from toolkit.store.hub import HubStore
 from toolkit.store.local import LocalStore, local_repo_path
+from toolkit.store.protocol import Store
 from toolkit.store.staging import folder_content_hash, write_parquet
 
 if TYPE_CHECKING:

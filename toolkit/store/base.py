@@ -1,9 +1,8 @@
-"""The store protocol, the push result, and validation of repository ids and versions.
+"""Validation of repository ids and versions, and what a push returns.
 
-Both stores (:class:`toolkit.store.hub.HubStore`, :class:`toolkit.store.local.LocalStore`)
-implement :class:`Store`; everything that does not depend on *where* data goes — validation,
-staging deterministic Parquet, the card and the lineage — is written once, here and in
-:mod:`toolkit.store.staging`, so the two cannot drift.
+Everything that does not depend on *where* data goes — validation here, staging deterministic
+Parquet, the card and the lineage in :mod:`toolkit.store.staging` — is written once, so the two
+stores (:mod:`toolkit.store.protocol`) cannot drift.
 
 Versions follow semantic versioning with zeros filled in: ``1``, ``1.0`` and ``1.0.0`` are the
 same version (stored as tag ``v1.0.0``); a pre-release (``1.0.0-rc.1``) is allowed; build
@@ -14,19 +13,12 @@ Repository ids follow the Hub's rules with a *full* match (a trailing newline is
 
 from __future__ import annotations
 
-import abc
-import os
 import re
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from toolkit.errors import UsageError
-
-if TYPE_CHECKING:
-    import datasets
 
 MANIFEST = ".toolkit.json"
 LINEAGE_FILE = "lineage.json"
@@ -67,6 +59,10 @@ class PushResult:
     @property
     def commit(self) -> str:
         return self.revision
+
+
+#: Called with the final version once it is known, to write the card and lineage.
+Finish = Callable[[str], None]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -177,112 +173,12 @@ def check_repo_type(repo_type: str) -> None:
         raise UsageError(f"repo_type must be 'model', 'dataset' or 'space', not {repo_type!r}")
 
 
-# ---------------------------------------------------------------------------------------------
-# the protocol
-
-#: Called with the final version once it is known, to write the card and lineage.
-Finish = Callable[[str], None]
-
-
-class Store(abc.ABC):
-    """Where versions of datasets and models live: the Hub or a local git store.
-
-    Pushing is written once (:meth:`push`, :meth:`push_folder` stage the files and hash them);
-    a store implements :meth:`commit` (publish a staged folder as a version) and the readers.
-    """
-
-    #: ``"hub"`` or ``"local"`` (recorded in :class:`PushResult`).
-    target: str = ""
-    #: The local store's directory (``None`` for the Hub).
-    root: Path | None = None
-    #: Whether :meth:`commit` writes into the folder it is given (then folders are copied to a
-    #: staging folder first, never modified in place).
-    copies_folders: bool = True
-
-    def staging_parent(self) -> Path | None:
-        """Where temporary staging folders go (``None``: the system temporary directory)."""
-        return None
-
-    @abc.abstractmethod
-    def commit(
-        self,
-        folder: Path,
-        repo_id: str,
-        repo_type: str,
-        version: str | None,
-        content_hash: str,
-        files: Sequence[str],
-        finish: Finish,
-        *,
-        private: bool,
-        branch: str | None,
-        create_pr: bool,
-        message: str | None,
-    ) -> PushResult:
-        """Publish the staged ``folder`` (``files``: its content files, relative) as a new
-        version, unless the latest content is identical; call ``finish(version)`` before the
-        files are committed."""
-
-    @abc.abstractmethod
-    def load(
-        self, repo_id: str, ref: str, *, split: str = "train", repo_type: str = "dataset"
-    ) -> datasets.Dataset:
-        """One split of a pushed dataset at ``ref`` (a version tag, branch or commit)."""
-
-    @abc.abstractmethod
-    def read_file(self, repo_id: str, ref: str, path: str, *, repo_type: str = "dataset") -> str:
-        """The text of one file at ``ref`` (``""`` when the file does not exist)."""
-
-    @abc.abstractmethod
-    def version_tags(self, repo_id: str, *, repo_type: str = "dataset") -> list[str]:
-        """Every tag of the repository (empty when the repository does not exist)."""
-
-    @abc.abstractmethod
-    def checkout(self, repo_id: str, ref: str, *, repo_type: str = "dataset") -> Path:
-        """A read-only local folder with the files of ``ref``."""
-
-    # -- shared -------------------------------------------------------------------------------
-    def list_versions(self, repo_id: str, *, repo_type: str = "dataset") -> list[str]:
-        """Versions in ascending order."""
-        return sorted_versions(self.version_tags(repo_id, repo_type=repo_type))
-
-    def resolve_ref(
-        self,
-        repo_id: str,
-        version: str | None,
-        revision: str | None = None,
-        *,
-        repo_type: str = "dataset",
-    ) -> str:
-        """The git ref for ``version`` (its tag), else ``revision``, else the main branch."""
-        if version is None:
-            return revision or DEFAULT_BRANCH
-        tags = self.version_tags(repo_id, repo_type=repo_type)
-        return version_tag(tags, version) or f"v{version}"
-
-    def push(self, dataset: Any, repo_id: str, version: str | None = None, **options: Any):
-        """See :func:`toolkit.store.push`."""
-        from toolkit.store.staging import push_dataset
-
-        return push_dataset(self, dataset, repo_id, version, **options)
-
-    def push_folder(self, folder: str | os.PathLike[str], repo_id: str, **options: Any):
-        """See :func:`toolkit.store.push_folder`."""
-        from toolkit.store.staging import push_folder
-
-        return push_folder(self, folder, repo_id, **options)
-
-    def temporary_dir(self) -> tempfile.TemporaryDirectory[str]:
-        """A staging folder named after this process, so a later push can clear it if we die."""
-        return tempfile.TemporaryDirectory(prefix=f"push-{os.getpid()}-", dir=self.staging_parent())
-
-
 __all__ = [
     "DEFAULT_BRANCH",
     "LINEAGE_FILE",
     "MANIFEST",
+    "Finish",
     "PushResult",
-    "Store",
     "check_pr_branch",
     "check_repo_id",
     "check_repo_type",

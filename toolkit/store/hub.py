@@ -19,21 +19,21 @@ import contextlib
 import hashlib
 import logging
 import os
-import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from toolkit.cards.provenance import redact_secrets
 from toolkit.errors import MissingError, StoreError, UsageError
 from toolkit.store.base import (
     DEFAULT_BRANCH,
     MANIFEST,
     Finish,
     PushResult,
-    Store,
     next_version,
     sorted_versions,
 )
+from toolkit.store.protocol import Store
 from toolkit.store.staging import sha256_file
 
 if TYPE_CHECKING:
@@ -50,23 +50,6 @@ OFFLINE_HINT = (
     "unset HF_HUB_OFFLINE to reach the Hub, or use the local store (unset TOOLKIT_TARGET)"
 )
 _MAX_SERVER_TEXT = 200
-_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{4,}")
-_HF_TOKEN = re.compile(r"\bhf_[A-Za-z0-9]{16,}")
-
-
-def redact_secrets(text: str) -> str:
-    """The toolkit's redaction layer (:mod:`toolkit.redact`) when present; until then the same
-    rules for the secrets this module handles: the token in the environment, bearer headers
-    and anything shaped like a Hugging Face token."""
-    try:
-        from toolkit.redact import redact
-    except ImportError:
-        for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
-            value = os.environ.get(name)
-            if value and len(value) >= 6:
-                text = text.replace(value, "***")
-        return _HF_TOKEN.sub("***", _BEARER.sub(r"\1***", text))
-    return redact(text)
 
 
 def server_text(error: BaseException) -> str:

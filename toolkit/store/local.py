@@ -35,10 +35,10 @@ from toolkit.store.base import (
     MANIFEST,
     Finish,
     PushResult,
-    Store,
     next_version,
     sorted_versions,
 )
+from toolkit.store.protocol import Store
 
 if TYPE_CHECKING:
     import datasets

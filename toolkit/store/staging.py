@@ -21,7 +21,6 @@ from toolkit.store.base import (
     LINEAGE_FILE,
     MANIFEST,
     PushResult,
-    Store,
     check_pr_branch,
     check_repo_id,
     check_repo_type,
@@ -30,6 +29,8 @@ from toolkit.store.base import (
 
 if TYPE_CHECKING:
     import datasets
+
+    from toolkit.store.protocol import Store
 
 ROW_GROUP_SIZE = 10_000
 
@@ -185,7 +186,7 @@ def push_dataset(
         )
 
 
-def push_folder(
+def stage_and_push_folder(
     store: Store,
     folder: str | os.PathLike[str],
     repo_id: str,
@@ -230,8 +231,8 @@ __all__ = [
     "check_not_empty",
     "folder_content_hash",
     "push_dataset",
-    "push_folder",
     "sha256_file",
+    "stage_and_push_folder",
     "stage_dataset",
     "write_parquet",
 ]
