@@ -17,8 +17,10 @@ Rows (one dataset, so one timing covers them all):
 * ``normalized``: every benchmark problem with case, punctuation and ``$`` changed (a copy
   that went through another formatter).
 
-Printed: rows/s of both per round and their ratio (toolkit / peer) over interleaved rounds
-(min / median), the load average beside each round, and per kind of row how many each side
+Printed: rows/s of each side per round and the ratio toolkit / peer over interleaved rounds
+(min / median), with the load average beside each round; the peer twice: as its script runs
+(``datasets.map``) and as a plain loop over the same functions (its algorithm without the
+``datasets`` overhead, the stronger baseline); and per kind of row how many each side
 flags, how many only the peer flags (a recall bug of the toolkit: must be 0) and how many only
 the toolkit flags. Real benchmark files are used where present (``$TOOLKIT_BENCHMARK_DIR``, else
 ``../shared/data``); missing ones get synthetic stand-ins of their real size.
@@ -50,12 +52,52 @@ FILES = {
     "aime25": ("aime25_test.jsonl", "problem"),
     "gpqa_diamond": ("gpqa_diamond.csv", "Question"),
 }
-VOCAB = (
-    "find the value of integer sum triangle circle radius area probability prime number "
-    "positive real solutions equation function polynomial roots sequence terms digits remainder "
-    "divided angle square side length points plane line minimum maximum expected coins dice ways "
-    "arrange letters matrix vector complex modulo"
-).split()
+VOCAB = [
+    "find",
+    "the",
+    "value",
+    "of",
+    "integer",
+    "sum",
+    "triangle",
+    "circle",
+    "radius",
+    "area",
+    "probability",
+    "prime",
+    "number",
+    "positive",
+    "real",
+    "solutions",
+    "equation",
+    "function",
+    "polynomial",
+    "roots",
+    "sequence",
+    "terms",
+    "digits",
+    "remainder",
+    "divided",
+    "angle",
+    "square",
+    "side",
+    "length",
+    "points",
+    "plane",
+    "line",
+    "minimum",
+    "maximum",
+    "expected",
+    "coins",
+    "dice",
+    "ways",
+    "arrange",
+    "letters",
+    "matrix",
+    "vector",
+    "complex",
+    "modulo",
+]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -141,7 +183,9 @@ def prepare_benchmarks(folder: Path, rng: random.Random) -> tuple[dict[str, list
         elif name == "gpqa_diamond":
             with (folder / file_name).open("w", newline="") as handle:
                 writer = csv.writer(handle)
-                writer.writerow(["Question", "Correct Answer"] + [f"Incorrect Answer {i}" for i in (1, 2, 3)])
+                writer.writerow(
+                    ["Question", "Correct Answer"] + [f"Incorrect Answer {i}" for i in (1, 2, 3)]
+                )
                 for _ in range(198):
                     writer.writerow([synthetic_sentence(rng, 80), "a", "b", "c", "d"])
             notes.append(f"{name}: synthetic stand-in")
@@ -190,6 +234,12 @@ def build_rows(rows: int, raw: dict[str, list[str]], rng: random.Random, ngram: 
 # the run
 
 
+def _flags_of(dataset: Any) -> list[bool]:
+    """Whether each row is flagged for any benchmark (the ``contaminated_*`` columns)."""
+    columns = [c for c in dataset.column_names if c.startswith("contaminated_")]
+    return [any(v) for v in zip(*(dataset[c] for c in columns), strict=True)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000, help="synthetic background rows")
@@ -221,35 +271,45 @@ def main() -> None:
             + "; ".join(notes)
         )
         sides = {
-            "toolkit": lambda: decontaminate(dataset, ngram=args.ngram, remove=False)[0],
-            "open-r1": lambda: openr1_decontaminate(
-                dataset, raw, args.ngram, num_proc=args.peer_num_proc
+            "toolkit": lambda: _flags_of(decontaminate(dataset, ngram=args.ngram, remove=False)[0]),
+            "open-r1": lambda: _flags_of(
+                openr1_decontaminate(dataset, raw, args.ngram, num_proc=args.peer_num_proc)
             ),
+            "open-r1 loop": lambda: openr1_flags(texts, raw, args.ngram),
         }
         speeds: dict[str, list[float]] = {name: [] for name in sides}
         flagged: dict[str, list[bool]] = {}
-        print(f"{'round':>5} {'toolkit rows/s':>15} {'open-r1 rows/s':>15} {'ratio':>7} {'load':>5}")
+        print(
+            "open-r1: its script's datasets.map per benchmark; open-r1 loop: the same functions "
+            "in a plain loop (its algorithm without the datasets overhead)"
+        )
+        header = "".join(f"{name + ' rows/s':>22}" for name in sides)
+        print(f"{'round':>5}{header}{'vs open-r1':>12}{'vs loop':>9}{'load':>6}")
         for round_number in range(args.rounds):
             order = list(sides) if round_number % 2 == 0 else list(sides)[::-1]
             for name in order:
                 started = time.perf_counter()
-                out = sides[name]()
+                flagged[name] = sides[name]()
                 speeds[name].append(len(texts) / (time.perf_counter() - started))
-                columns = [c for c in out.column_names if c.startswith("contaminated_")]
-                flagged[name] = [any(v) for v in zip(*(out[c] for c in columns), strict=True)]
-            ratio = speeds["toolkit"][-1] / speeds["open-r1"][-1]
+            cells = "".join(f"{speeds[name][-1]:>22,.0f}" for name in sides)
             print(
-                f"{round_number + 1:>5} {speeds['toolkit'][-1]:>15,.0f} "
-                f"{speeds['open-r1'][-1]:>15,.0f} {ratio:>6.2f}x {os.getloadavg()[0]:>5.1f}"
+                f"{round_number + 1:>5}{cells}"
+                f"{speeds['toolkit'][-1] / speeds['open-r1'][-1]:>11.2f}x"
+                f"{speeds['toolkit'][-1] / speeds['open-r1 loop'][-1]:>8.2f}x"
+                f"{os.getloadavg()[0]:>6.1f}"
             )
-        ratios = [t / p for t, p in zip(speeds["toolkit"], speeds["open-r1"], strict=True)]
+        for peer in ("open-r1", "open-r1 loop"):
+            ratios = [t / p for t, p in zip(speeds["toolkit"], speeds[peer], strict=True)]
+            print(
+                f"rows/s ratio toolkit / {peer}: min {min(ratios):.2f}x, median "
+                f"{statistics.median(ratios):.2f}x (medians: toolkit "
+                f"{statistics.median(speeds['toolkit']):,.0f}, {peer} "
+                f"{statistics.median(speeds[peer]):,.0f} rows/s)"
+            )
+        assert flagged["open-r1"] == flagged["open-r1 loop"]
         print(
-            f"rows/s ratio toolkit/open-r1: min {min(ratios):.2f}x, median "
-            f"{statistics.median(ratios):.2f}x (toolkit median "
-            f"{statistics.median(speeds['toolkit']):,.0f}, open-r1 median "
-            f"{statistics.median(speeds['open-r1']):,.0f} rows/s)"
+            f"\n{'rows':<11} {'count':>7} {'toolkit':>8} {'open-r1':>8} {'peer only':>10} {'ours only':>10}"
         )
-        print(f"\n{'rows':<11} {'count':>7} {'toolkit':>8} {'open-r1':>8} {'peer only':>10} {'ours only':>10}")
         recall_bugs = 0
         for kind in ("background", "planted", "verbatim", "embedded", "normalized"):
             index = [i for i, k in enumerate(kinds) if k == kind]
@@ -260,7 +320,9 @@ def main() -> None:
             recall_bugs += peer_only
             print(f"{kind:<11} {len(index):>7} {ours:>8} {peer:>8} {peer_only:>10} {ours_only:>10}")
         agree = sum(a == b for a, b in zip(flagged["toolkit"], flagged["open-r1"], strict=True))
-        print(f"same verdict on {agree:,}/{len(texts):,} rows; rows only open-r1 flags: {recall_bugs}")
+        print(
+            f"same verdict on {agree:,}/{len(texts):,} rows; rows only open-r1 flags: {recall_bugs}"
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -2,7 +2,7 @@
 
 A kernel module: verification, curation and the dataset cards all read whole columns and add
 computed ones, and none of them should have to import another stage to do it. ``datasets`` is
-never imported here: the functions work on the objects they are given.
+imported only inside :func:`splits_of`, which must tell a Dataset from a DatasetDict.
 """
 
 from __future__ import annotations
@@ -13,6 +13,20 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import datasets
+
+
+def splits_of(data: Any) -> dict[str, datasets.Dataset]:
+    """``{split: Dataset}`` for a ``DatasetDict``, or ``{"train": data}`` for one ``Dataset``:
+    pushing, card statistics and lineage all walk every split the same way."""
+    import datasets
+
+    if isinstance(data, datasets.DatasetDict):
+        return dict(data)
+    if isinstance(data, datasets.Dataset):
+        return {"train": data}
+    from toolkit.errors import UsageError
+
+    raise UsageError(f"expected a datasets.Dataset or DatasetDict, got {type(data).__name__}")
 
 
 def column_values(dataset: datasets.Dataset, name: str) -> list[Any]:
@@ -37,4 +51,4 @@ def add_column(
     )
 
 
-__all__ = ["add_column", "column_values"]
+__all__ = ["add_column", "column_values", "splits_of"]

@@ -46,9 +46,9 @@ from toolkit.cards.provenance import (
     source_datasets,
 )
 from toolkit.errors import UsageError
+from toolkit.tables import splits_of
 
 if TYPE_CHECKING:
-    import datasets
     from huggingface_hub import DatasetCard
 
 TEMPLATE_ENV = "TOOLKIT_DATASET_CARD_TEMPLATE"
@@ -127,14 +127,6 @@ def size_category(rows: int) -> str:
     return LARGEST_SIZE
 
 
-def _as_splits(data: Any) -> dict[str, datasets.Dataset]:
-    import datasets
-
-    if isinstance(data, datasets.DatasetDict):
-        return dict(data)
-    return {"train": data}
-
-
 def _percentiles(counts: Sequence[int]) -> dict[str, float]:
     import numpy as np
 
@@ -154,7 +146,7 @@ def compute_stats(data: Any, *, tokenizer: Any = None) -> CardStats:
     from toolkit.curate import count_tokens, tokenizer_name
     from toolkit.tables import column_values
 
-    splits = _as_splits(data)
+    splits = splits_of(data)
     reasoning: list[str] = []
     correct: list[Any] = []
     complete: list[Any] = []
@@ -219,7 +211,7 @@ def _raw_sources(data: Any) -> list[str]:
     from toolkit.tables import column_values
 
     found: dict[str, None] = {}
-    for split in _as_splits(data).values():
+    for split in splits_of(data).values():
         if "source" in split.column_names:
             found.update(dict.fromkeys(s for s in column_values(split, "source") if s))
     return list(found)
@@ -252,7 +244,7 @@ def build_dataset_card(
     stats = stats or compute_stats(data, tokenizer=tokenizer)
     found = collect_lineage(data, lineage)
     license = license or infer_license(found["raw_sources"])
-    splits = _as_splits(data)
+    splits = splits_of(data)
     domains = {d for d, _ in stats.domains}
     all_tags = list(dict.fromkeys([*tags, *sorted(d for d in domains if d != "(unknown)")]))
     name = pretty_name or repo_id.split("/")[-1]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from toolkit.cards.provenance import public_source
+from toolkit.tables import splits_of
 
 
 @dataclass
@@ -34,19 +35,13 @@ class CardStats:
     domains: list[tuple[str, int]]
 
 
-def _as_splits(data: Any) -> dict[str, Any]:
-    import datasets
-
-    return dict(data) if isinstance(data, datasets.DatasetDict) else {"train": data}
-
-
 SAMPLE_FIELDS = ("problem", "reasoning", "answer", "final_answer", "gold_answer", "source")
 SAMPLE_CHARS = 1500
 
 
 def sample_row(data: Any, max_chars: int = SAMPLE_CHARS) -> str | None:
     """The first row's main fields as JSON (long texts clipped), for the card's example."""
-    split = next((s for s in _as_splits(data).values() if len(s)), None)
+    split = next((s for s in splits_of(data).values() if len(s)), None)
     if split is None:
         return None
     row = split.select([0]).to_list()[0]

@@ -127,12 +127,6 @@ def _sampling(meta: dict[str, Any]) -> dict[str, Any] | None:
     return params
 
 
-def _splits(data: Any) -> dict[str, Any]:
-    import datasets
-
-    return dict(data) if isinstance(data, datasets.DatasetDict) else {"train": data}
-
-
 def public_source(source: str) -> str:
     """A ``source`` value without the local path of a generating model."""
     kind, sep, rest = source.partition(":")
@@ -149,13 +143,13 @@ def collect_lineage(
     curation steps; every string made public with :func:`public_text`."""
     from toolkit.curate import CurationReport
     from toolkit.schema import loads_metadata
-    from toolkit.tables import column_values
+    from toolkit.tables import column_values, splits_of
 
     sources: Counter[str] = Counter()
     teachers: list[Any] = []
     templates: list[Any] = []
     sampling: list[Any] = []
-    for split in _splits(data).values():
+    for split in splits_of(data).values():
         if "source" in split.column_names:
             sources.update(s for s in column_values(split, "source") if s)
         if "metadata" not in split.column_names:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from toolkit.errors import DataError, MissingError, UsageError
+from toolkit.errors import DataError, MissingError
 from toolkit.store.base import (
     LINEAGE_FILE,
     MANIFEST,
@@ -26,6 +26,7 @@ from toolkit.store.base import (
     check_repo_type,
     check_version,
 )
+from toolkit.tables import splits_of
 
 if TYPE_CHECKING:
     import datasets
@@ -33,19 +34,6 @@ if TYPE_CHECKING:
     from toolkit.store.protocol import Store
 
 ROW_GROUP_SIZE = 10_000
-
-
-def as_splits(dataset: Any) -> dict[str, datasets.Dataset]:
-    """``{split: Dataset}`` for a ``Dataset`` (the ``train`` split) or a ``DatasetDict``."""
-    import datasets
-
-    if isinstance(dataset, datasets.DatasetDict):
-        return dict(dataset)
-    if isinstance(dataset, datasets.Dataset):
-        return {"train": dataset}
-    raise UsageError(
-        f"push expects a datasets.Dataset or DatasetDict, got {type(dataset).__name__}"
-    )
 
 
 def check_not_empty(splits: dict[str, datasets.Dataset]) -> None:
@@ -142,7 +130,7 @@ def push_dataset(
     check_repo_id(repo_id)
     version = check_version(version)
     check_pr_branch(create_pr, branch)
-    splits = as_splits(dataset)  # type and size checks before any I/O
+    splits = splits_of(dataset)  # type and size checks before any I/O
     check_not_empty(splits)
     entries = lineage_entries(lineage)
     if card:  # a card that cannot be written (e.g. no licence) fails before anything is pushed
@@ -227,7 +215,6 @@ def _no_finish(version: str) -> None:
 
 
 __all__ = [
-    "as_splits",
     "check_not_empty",
     "folder_content_hash",
     "push_dataset",
