@@ -6,7 +6,8 @@ whitespace, one ``{ngram: doc ids}`` lookup per benchmark, and one ``datasets.ma
 benchmark that builds each row's n-gram set and adds ``contaminated_<benchmark>``. Both sides
 get the same benchmarks (GSM8K, MATH-500, AIME 2024/2025, GPQA-Diamond; open-r1's fifth,
 LiveCodeBench, is code and not in the toolkit's registry) and the same rows, and both are timed
-end to end: building the benchmark index, scanning, adding the flag columns.
+end to end: reading the benchmark files (``datasets``), building the index, scanning, adding
+the flag columns.
 
 Rows (one dataset, so one timing covers them all):
 
@@ -204,6 +205,19 @@ def prepare_benchmarks(folder: Path, rng: random.Random) -> tuple[dict[str, list
     return raw, notes
 
 
+def load_eval_problems(folder: Path) -> dict[str, list[str]]:
+    """Each benchmark's problem column read with ``datasets.load_dataset``, as open-r1's script
+    reads its eval sets (timed on both sides: the toolkit loads through its registry)."""
+    from datasets import load_dataset
+
+    problems = {}
+    for name, (file_name, column) in FILES.items():
+        builder = "csv" if file_name.endswith(".csv") else "json"
+        data = load_dataset(builder, data_files=str(folder / file_name), split="train")
+        problems[name] = data[column]
+    return problems
+
+
 def normalized_copy(text: str) -> str:
     """The same problem after another formatter: upper case, no ``$``, punctuation moved."""
     text = text.replace("$", "").replace(",", " ,").replace("?", " ?")
@@ -273,9 +287,11 @@ def main() -> None:
         sides = {
             "toolkit": lambda: _flags_of(decontaminate(dataset, ngram=args.ngram, remove=False)[0]),
             "open-r1": lambda: _flags_of(
-                openr1_decontaminate(dataset, raw, args.ngram, num_proc=args.peer_num_proc)
+                openr1_decontaminate(
+                    dataset, load_eval_problems(tmp), args.ngram, num_proc=args.peer_num_proc
+                )
             ),
-            "open-r1 loop": lambda: openr1_flags(texts, raw, args.ngram),
+            "open-r1 loop": lambda: openr1_flags(texts, load_eval_problems(tmp), args.ngram),
         }
         speeds: dict[str, list[float]] = {name: [] for name in sides}
         flagged: dict[str, list[bool]] = {}

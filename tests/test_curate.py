@@ -431,3 +431,31 @@ def test_cli_extra_set_given_by_hub_id_is_loaded_not_read_as_text(tmp_path, hub_
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert read_lineage(out)[0]["removed_by_reason"] == {"contaminated:private_set": 1}
+
+
+def test_scan_equals_comparing_strings_window_by_window(monkeypatch):
+    """The vectorised scan against the plain definition, on rows mixing ASCII and not (which
+    take different tokenisation paths) across several chunks."""
+    import random
+    import sys
+
+    from toolkit.curate import normalize_text
+
+    monkeypatch.setattr(sys.modules["toolkit.curate.ngrams"], "_CHUNK_ROWS", 7)
+    rng = random.Random(3)
+    words = ["alpha", "beta", "gamma", "délta", "x", "2", "Ω", "sum", "of", "the"]
+    problems = [" ".join(rng.choice(words) for _ in range(rng.randint(2, 12))) for _ in range(8)]
+    problems.append("Find $x$ + $y$ = ( 2 ) - ( 3 ) ; and stop")  # 12 tokens, 6 words
+    index = build_ngram_index("bench", problems, ngram=5)
+    texts = [" ".join(rng.choice(words) for _ in range(rng.randint(0, 15))) for _ in range(60)]
+    texts += [f"Intro: {p.upper()}!" for p in problems] + [None, ""]
+
+    def contains(row: list[str], sequence: list[str]) -> bool:
+        return any(row[i : i + len(sequence)] == sequence for i in range(len(row)))
+
+    expected = [
+        any(contains(normalize_text(t).split(), g.split()) for g in index.grams | index.short)
+        for t in texts
+    ]
+    assert contamination_flags(texts, [index], ngram=5)["bench"] == expected
+    assert all(expected[60:69])
