@@ -3,7 +3,7 @@
 Real benchmark files are used where present (``$TOOLKIT_BENCHMARK_DIR``, else ``../shared/data``
 next to the repository: GSM8K, MATH-500, AIME 2024); the missing ones (AIME 2025, GPQA-Diamond)
 get synthetic stand-ins of the real size written to a temporary benchmark folder, so that the
-whole registry path (:func:`toolkit.evaluate.tasks.get_benchmark`) is exercised. Rows are
+whole registry path (:func:`toolkit.evaluation.tasks.get_benchmark`) is exercised. Rows are
 MATH-style problems of realistic length (~60 words); 1 % carry a planted 8-gram from a benchmark,
 and the script checks that exactly those are flagged.
 
@@ -134,7 +134,7 @@ def main() -> None:
         load_benchmark_indexes,
         normalize_text,
     )
-    from toolkit.evaluate.tasks import get_benchmark
+    from toolkit.evaluation.tasks import get_benchmark
 
     rng = random.Random(0)
     tmp = Path(tempfile.mkdtemp(prefix="decontam-bench-"))

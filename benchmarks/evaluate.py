@@ -59,7 +59,7 @@ def main() -> None:
     import torch
 
     from toolkit.evaluate.backends import SamplingParams, TransformersBackend
-    from toolkit.evaluate.tasks import get_benchmark
+    from toolkit.evaluation.tasks import get_benchmark
     from toolkit.models import build_tiny_model
 
     if args.threads:

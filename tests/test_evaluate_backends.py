@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers.servers import FaultPlan, OllamaServer, OpenAIServer
-from toolkit.evaluate import evaluate
+from toolkit.evaluation import evaluate
 from toolkit.evaluate.backends import (
     OllamaBackend,
     OpenAIBackend,
@@ -123,7 +123,7 @@ def _answering(golds: dict[str, str]):
 
 
 def test_openai_backend_against_loopback_server(shared_data):
-    from toolkit.evaluate.tasks import get_benchmark
+    from toolkit.evaluation.tasks import get_benchmark
 
     rows = get_benchmark("gsm8k").load(shared_data / "gsm8k_test.jsonl", limit=2)
     golds = {r["problem"]: r["gold_answer"] for r in rows}

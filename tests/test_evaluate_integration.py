@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from toolkit.cards.model_card import model_index_values, validate_model_card, write_model_card
-from toolkit.evaluate import evaluate
-from toolkit.evaluate.results import DETAIL_COLUMNS, load_results
+from toolkit.evaluation import evaluate
+from toolkit.evaluation.results import DETAIL_COLUMNS, load_results
 
 TASKS = ["gsm8k", "math500", "aime24", "aime25", "gpqa_diamond"]
 MAX_NEW_TOKENS = 12

@@ -10,13 +10,13 @@ from typer.testing import CliRunner
 
 from tests.helpers.evaluate import ScriptedBackend, gold_script
 from toolkit.cli import app
-from toolkit.evaluate import evaluate
-from toolkit.evaluate.results import (
+from toolkit.evaluation import evaluate
+from toolkit.evaluation.results import (
     DETAIL_COLUMNS,
     comparison_markdown,
     load_results,
 )
-from toolkit.evaluate.tasks import BENCHMARKS, get_benchmark, resolve_task, user_task
+from toolkit.evaluation.tasks import BENCHMARKS, get_benchmark, resolve_task, user_task
 
 
 @pytest.fixture
@@ -282,7 +282,7 @@ def _invoke_eval(tiny_model_dir, data_files, out):
 
 
 def test_lighteval_adapter_is_optional_and_says_how_to_get_it(tmp_path):
-    from toolkit.evaluate.lighteval_adapter import (
+    from toolkit.evaluation.lighteval_adapter import (
         lighteval_available,
         results_from_lighteval,
         run_lighteval,

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from toolkit.evaluate.backends import Completion
-from toolkit.evaluate.runner import score_completions, task_metrics
-from toolkit.evaluate.tasks import (
+from toolkit.evaluation.runner import score_completions, task_metrics
+from toolkit.evaluation.tasks import (
     extract_choice,
     extract_gsm8k,
     extract_math,

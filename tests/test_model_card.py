@@ -20,8 +20,8 @@ from toolkit.cards.model_card import (
     write_model_card,
 )
 from toolkit.cli import app
-from toolkit.evaluate import evaluate
-from toolkit.evaluate.tasks import get_benchmark
+from toolkit.evaluation import evaluate
+from toolkit.evaluation.tasks import get_benchmark
 
 TRAINING_SUMMARY = {
     "schema_version": "1",

@@ -548,7 +548,7 @@ def load_benchmark_indexes(
     benchmarks: Sequence[str] = DEFAULT_BENCHMARKS, ngram: int = 8, extra: Any = None
 ) -> tuple[list[NgramIndex], list[str]]:
     """N-gram indexes of the benchmarks that can be loaded, and a note for each that cannot."""
-    from toolkit.evaluate.tasks import get_benchmark
+    from toolkit.evaluation.tasks import get_benchmark
 
     indexes: list[NgramIndex] = []
     unavailable: list[str] = []
@@ -732,7 +732,7 @@ def decontaminate(
 ) -> tuple[datasets.Dataset, CurationReport]:
     """Flag and remove rows sharing a word ``ngram``-gram with a benchmark problem.
 
-    Benchmarks load through :func:`toolkit.evaluate.tasks.get_benchmark` (the Hub, or local files
+    Benchmarks load through :func:`toolkit.evaluation.tasks.get_benchmark` (the Hub, or local files
     via ``TOOLKIT_BENCHMARK_DIR`` / ``TOOLKIT_<NAME>_FILE``). One that cannot be loaded is named
     in the report's notes and a warning, and the others still run. ``extra`` adds user sets: a
     file, a dataset id, a list of problem texts, or ``{name: source}``. A ``contaminated_<name>``

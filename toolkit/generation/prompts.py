@@ -30,6 +30,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from toolkit.errors import UsageError
 from toolkit.schema import content_hash
 
 OPEN_R1_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
@@ -89,16 +90,11 @@ class PromptTemplate:
                 messages.append({"role": "system", "content": system_template.render(context)})
             messages.append({"role": "user", "content": user_template.render(context)})
         except jinja2.UndefinedError as error:
-            raise ValueError(
+            raise UsageError(
                 f"prompt template {self.name!r}: {error.message}; available fields: "
                 f"{', '.join(sorted(context))}"
             ) from error
         return messages
-
-    def system_text(self, problem: str, row: Mapping[str, Any] | None = None) -> str | None:
-        if not self.system:
-            return None
-        return self.render(problem, row)[0]["content"]
 
 
 TEMPLATES: dict[str, PromptTemplate] = {
@@ -134,9 +130,10 @@ def get_template(
     elif "{{" in spec:
         template = PromptTemplate("custom", spec)
     else:
-        raise ValueError(
-            f"unknown prompt template {spec!r}: use one of {', '.join(sorted(TEMPLATES))}, "
-            "a Jinja file, or an inline Jinja string with {{ problem }}"
+        raise UsageError(
+            f"unknown prompt template {spec!r}",
+            hint=f"use one of {', '.join(sorted(TEMPLATES))}, a Jinja file, or an inline Jinja "
+            "string with {{ problem }}",
         )
     if system is not None:
         text = Path(system).read_text(encoding="utf-8") if os.path.isfile(system) else system

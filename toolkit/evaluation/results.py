@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from toolkit.evaluate.runner import ScoredSample
+    from toolkit.evaluation.runner import ScoredSample
 
 RESULTS_FILE = "results.json"
 DETAILS_FILE = "details.parquet"

@@ -58,8 +58,8 @@ def results_from_lighteval(
     """Convert lighteval's ``{"results": {"lighteval|math_500|0": {"metric": v,
     "metric_stderr": s}}}`` into the toolkit's results.json shape (so ``toolkit compare`` and
     ``toolkit card`` read it). The first non-stderr metric of each task is its headline."""
-    from toolkit.evaluate.results import flat_results
-    from toolkit.evaluate.tasks import get_benchmark
+    from toolkit.evaluation.results import flat_results
+    from toolkit.evaluation.tasks import get_benchmark
 
     reverse = {v: k for k, v in LIGHTEVAL_TASKS.items()}
     tasks: dict[str, Any] = {}

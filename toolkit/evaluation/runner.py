@@ -21,15 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolkit.evaluate.backends import (
-    Backend,
-    Completion,
-    Messages,
-    SamplingParams,
-    make_backend,
-)
-from toolkit.evaluate.metrics import score_task
-from toolkit.evaluate.tasks import BenchmarkSource, resolve_task
+from toolkit.backends import Completion, Messages, Model, make_model
+from toolkit.errors import IncompleteError, UsageError
+from toolkit.evaluation.metrics import score_task
+from toolkit.evaluation.sampling import STATE_DIR, EvalConfig
+from toolkit.evaluation.sampling import sample as sample_completions
+from toolkit.evaluation.tasks import BenchmarkSource, resolve_task
 from toolkit.thinking import split_thinking
 
 log = logging.getLogger(__name__)
@@ -68,6 +65,8 @@ class EvalResults:
     details: list[ScoredSample] = field(repr=False)
     results_path: Path | None = None
     details_path: Path | None = None
+    #: set when samples are still missing after their retries (a re-run resumes)
+    incomplete: IncompleteError | None = None
 
     def score(self, task: str, metric: str | None = None) -> float:
         """The value of ``metric`` (default: the task's headline metric) for ``task``."""
@@ -82,7 +81,7 @@ def split_and_extract(
     prefilled: bool,
 ) -> tuple[str | None, str, bool, str | None]:
     """``(reasoning, answer_part, reasoning_complete, extracted)`` for one completion."""
-    parts = split_thinking(completion.text, reasoning=completion.reasoning, prefilled=prefilled)
+    parts = split_thinking(completion.content, reasoning=completion.reasoning, prefilled=prefilled)
     extracted = task.extract(parts.answer) if parts.reasoning_complete else None
     return parts.reasoning, parts.answer, parts.reasoning_complete, extracted
 
@@ -153,7 +152,7 @@ def score_completions(
                     index=int(row["index"]),
                     sample=sample_index,
                     prompt=prompt,
-                    completion=completion.text,
+                    completion=completion.content,
                     reasoning=reasoning,
                     answer=answer,
                     extracted=extracted,
@@ -240,137 +239,168 @@ def _dataset_identity(
 
 
 def evaluate(
-    model: str | os.PathLike[str],
+    model: str | os.PathLike[str] | Model,
     tasks: Sequence[str | BenchmarkSource] | str = ("math500",),
     *,
-    n: int = 1,
-    limit: int | None = None,
-    backend: str | Backend = "transformers",
-    max_new_tokens: int = 32768,
-    temperature: float = 0.6,
-    top_p: float = 0.95,
-    greedy: bool = False,
-    seed: int = 0,
-    batch_size: int = 16,
+    config: EvalConfig | None = None,
+    backend: str = "transformers",
+    base_url: str | Sequence[str] | None = None,
+    model_options: dict[str, Any] | None = None,
     data_files: dict[str, str | os.PathLike[str]] | None = None,
     output_dir: str | os.PathLike[str] | None = None,
-    system_prompt: str | None = None,
     prefilled_thinking: bool | None = None,
-    backend_options: dict[str, Any] | None = None,
-    show_progress: bool = True,
+    **options: Any,
 ) -> EvalResults:
     """Evaluate ``model`` on ``tasks`` with an explicit sampling protocol.
 
     Args:
-        model: a local checkpoint directory or Hub id (transformers), or the served model name
-            (``openai`` / ``ollama`` backends).
+        model: a local checkpoint directory, Hub id, store id or alias (``transformers``), the
+            served model name (``openai``/``ollama``), or a ready :class:`~toolkit.backends.Model`.
         tasks: registered task names (``gsm8k``, ``math500``, ``aime24``, ``aime25``,
             ``gpqa_diamond``, user-registered ones), :class:`BenchmarkSource` objects, or
             datasets (path / ``org/name``) in the trace schema; a comma-separated string works too.
-        n: samples per problem; pass@1 is averaged over them, pass@k and maj@n reported.
-        limit: evaluate only the first ``limit`` problems of each task (smoke runs).
-        backend: ``"transformers"``, ``"openai"``, ``"ollama"`` or a ready backend object.
-        max_new_tokens: the generation limit (reasoning + answer). Too small a limit truncates
-            the reasoning and zeroes the score; the report shows how many outputs were truncated.
-        temperature, top_p, greedy, seed: the sampling protocol (R1 defaults; ``greedy`` forces
-            ``n=1``, since greedy samples are identical).
-        batch_size: rows per forward pass for the transformers backend.
+        config: an :class:`EvalConfig`, or its fields as keyword ``options``: ``n`` (pass@1 is
+            averaged over them; pass@k and maj@n reported), ``limit``, ``max_new_tokens``
+            (default 32768; 4096 for a local model on CPU — the report shows how many outputs
+            the limit truncated), ``temperature``/``top_p``/``greedy``/``seed`` (R1 defaults;
+            ``greedy`` forces ``n=1``), ``system_prompt`` (R1 recommends none),
+            ``concurrency``, ``requests_per_minute``, ``max_retries``, ``request_timeout``,
+            ``progress``, ``check``.
+        backend, base_url, model_options: how to reach ``model`` when it is a name
+            (:func:`toolkit.backends.make_model`; ``batch_size``, ``device``, ``api_key_env``…).
         data_files: ``{task: local file}`` overrides (offline use).
-        output_dir: where to write ``results.json`` and ``details.parquet``.
-        system_prompt: an optional system message (R1 recommends none).
-        prefilled_thinking: server backends cannot see the prompt template; set ``True`` when the
-            served template opens ``<think>`` itself. Local models are inspected.
-        backend_options: extra backend arguments (``base_url``, ``host``, ``tokenizer``,
-            ``concurrency``, ``device``, ``dtype``, ``revision``).
+        output_dir: where ``results.json``, ``details.parquet`` and the resumable sampling state
+            (``state/``) go. Re-running with the same directory resumes: finished samples are
+            kept, failed ones asked again.
+        prefilled_thinking: whether the prompt template opens ``<think>`` itself; detected from
+            the chat template for local models, from the model name for servers.
+
+    Samples that still failed after their retries are reported (``missing_samples`` in
+    results.json, and :class:`~toolkit.errors.IncompleteError` from the CLI), never silently
+    scored: problems with missing samples are left out of the metrics until a re-run fills them.
     """
+    options = dict(options)
+    legacy = {"show_progress": "progress", "batch_size": None, "backend_options": None}
+    model_options = dict(model_options or {})
+    if "backend_options" in options:
+        model_options.update(options.pop("backend_options") or {})
+    if "batch_size" in options:
+        model_options.setdefault("batch_size", options.pop("batch_size"))
+    for old, new in legacy.items():
+        if old in options and new:
+            options[new] = options.pop(old)
+    if config is None:
+        if isinstance(tasks, str):
+            options.setdefault("tasks", tasks)
+        try:
+            config = EvalConfig(**options)
+        except TypeError as error:
+            raise UsageError(f"evaluate(): {error}") from None
+    elif options:
+        raise UsageError("pass either config= or keyword options, not both")
     if isinstance(tasks, str):
         tasks = [t.strip() for t in tasks.split(",") if t.strip()]
     if not tasks:
-        raise ValueError("no tasks given")
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
-    if greedy and n > 1:
-        log.warning("greedy decoding gives identical samples: using n=1 instead of n=%d", n)
-        n = 1
-    params = SamplingParams(
-        temperature=temperature,
-        top_p=top_p,
-        max_new_tokens=max_new_tokens,
-        greedy=greedy,
-        seed=seed,
-    )
+        raise UsageError("no tasks given")
+    if config.greedy and config.n > 1:
+        log.warning("greedy decoding gives identical samples: using n=1 instead of n=%d", config.n)
+    n = 1 if config.greedy else config.n
     task_objects = [t if isinstance(t, BenchmarkSource) else resolve_task(t) for t in tasks]
     names = [t.name for t in task_objects]
     if len(set(names)) < len(names):
-        raise ValueError(
-            f"task(s) listed twice: {', '.join(sorted({x for x in names if names.count(x) > 1}))}"
-        )
-    data_files = {k: os.fspath(v) for k, v in (data_files or {}).items()}
-    unknown = set(data_files) - {t.name for t in task_objects}
+        twice = sorted({x for x in names if names.count(x) > 1})
+        raise UsageError(f"task(s) listed twice: {', '.join(twice)}")
+    files = {k: os.fspath(v) for k, v in {**config.data_files(), **(data_files or {})}.items()}
+    unknown = set(files) - set(names)
     if unknown:
-        raise ValueError(
+        raise UsageError(
             f"data files given for task(s) not being evaluated: {', '.join(sorted(unknown))}"
         )
 
     # Data first: a missing benchmark file should fail before minutes of model loading.
     loaded: list[tuple[BenchmarkSource, list[dict[str, Any]]]] = []
     for task in task_objects:
-        rows = task.load(data_files.get(task.name), limit=limit)
+        rows = task.load(files.get(task.name), limit=config.limit)
         if not rows:
-            raise ValueError(f"task {task.name}: no problems to evaluate")
+            raise UsageError(f"task {task.name}: no problems to evaluate")
         loaded.append((task, rows))
 
-    if isinstance(backend, str):
-        options = dict(backend_options or {})
-        if backend == "transformers":
-            options.setdefault("batch_size", batch_size)
-        else:
-            options.setdefault("prefilled_thinking", bool(prefilled_thinking))
-        engine: Backend = make_backend(backend, model, **options)
+    if isinstance(model, str | os.PathLike):
+        engine: Model = make_model(
+            backend,
+            os.fspath(model),
+            base_urls=base_url,
+            prefilled_thinking=prefilled_thinking if backend != "transformers" else None,
+            **model_options,
+        )
     else:
-        engine = backend
+        engine = model
 
     chats: list[Messages] = []
     spans: list[tuple[int, int]] = []
     for task, rows in loaded:
         start = len(chats)
         for row in rows:
-            chat: Messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
+            chat: Messages = (
+                [{"role": "system", "content": config.system_prompt}]
+                if config.system_prompt
+                else []
+            )
             chat.append({"role": "user", "content": task.build_prompt(row["problem"])})
             chats.append(chat)
         spans.append((start, len(chats)))
 
-    total = len(chats) * n
+    params = config.params(engine)
     log.info(
         "evaluating %s on %s: %d problems × n=%d, max_new_tokens=%d, %s",
-        engine.model_id,
+        engine.model,
         ", ".join(t.name for t, _ in loaded),
         len(chats),
         n,
-        max_new_tokens,
-        "greedy" if greedy else f"temperature={temperature}, top_p={top_p}",
+        params.max_new_tokens,
+        "greedy" if params.greedy else f"temperature={params.temperature}, top_p={params.top_p}",
     )
-    from tqdm.auto import tqdm
+    state_dir = Path(output_dir) / STATE_DIR if output_dir is not None else None
+    identity = {
+        "backend": engine.backend,
+        "model": engine.model,
+        "system_prompt": config.system_prompt,
+    }
+    completions, run = sample_completions(
+        engine, chats, config, identity=identity, state_dir=state_dir
+    )
 
-    with tqdm(total=total, desc="generating", unit="sample", disable=not show_progress) as bar:
-        completions = engine.generate(chats, n, params, progress=bar.update)
+    if prefilled_thinking is None:
+        detected = [engine.prefills_thinking(chat) for chat in chats]
+        prefill_flags = [bool(flag) for flag in detected]
+    else:
+        prefill_flags = [bool(prefilled_thinking)] * len(chats)
+    count_tokens = getattr(engine, "count_tokens", None)
+    token_count_method = "model tokenizer" if count_tokens else "approx-words"
 
     details: list[ScoredSample] = []
     per_task: list[list[ScoredSample]] = []
-    prefill_flags = (
-        [engine.prefills_thinking(chat) for chat in chats]
-        if prefilled_thinking is None
-        else [bool(prefilled_thinking)] * len(chats)
-    )
-    for (task, rows), (start, end) in zip(loaded, spans, strict=True):
-        task_chats = chats[start:end]
+    missing_by_task: dict[str, int] = {}
+    for (task, rows), (start, _end) in zip(loaded, spans, strict=True):
+        complete_rows, complete_prompts, complete_completions, flags = [], [], [], []
+        missing = 0
+        for offset, row in enumerate(rows):
+            row_completions = completions[start + offset]
+            if any(c is None for c in row_completions):
+                missing += sum(c is None for c in row_completions)
+                continue
+            complete_rows.append(row)
+            complete_prompts.append(chats[start + offset][-1]["content"])
+            complete_completions.append(row_completions)
+            flags.append(prefill_flags[start + offset])
+        missing_by_task[task.name] = missing
         samples = score_completions(
             task,
-            rows,
-            [chat[-1]["content"] for chat in task_chats],
-            completions[start:end],
-            prefilled=prefill_flags[start:end],
-            count_tokens=engine.count_tokens,
+            complete_rows,
+            complete_prompts,
+            complete_completions,
+            prefilled=flags,
+            count_tokens=count_tokens or _approx_tokens,
             grade=False,
         )
         details.extend(samples)
@@ -388,30 +418,44 @@ def evaluate(
     for (task, rows), samples in zip(loaded, per_task, strict=True):
         entry = {
             **task.describe(),
-            "dataset": _dataset_identity(task, rows, data_files.get(task.name)),
-            **task_metrics(samples, n),
-            "limit": limit,
+            "dataset": _dataset_identity(task, rows, files.get(task.name)),
+            **(task_metrics(samples, n) if samples else _no_metrics(n)),
+            "limit": config.limit,
+            "missing_samples": missing_by_task[task.name],
         }
         task_entries[task.name] = entry
 
-    from toolkit.evaluate.results import flat_results
+    from toolkit.evaluation.results import flat_results
 
-    model_info = engine.describe()
+    model_info = _model_info(engine)
     results: dict[str, Any] = {
         "schema_version": RESULTS_SCHEMA_VERSION,
         "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "toolkit_version": _toolkit_version(),
         "model": model_info,
         "protocol": {
-            **params.to_dict(),
+            "temperature": 0.0 if params.greedy else params.temperature,
+            "top_p": 1.0 if params.greedy else params.top_p,
+            "max_new_tokens": params.max_new_tokens,
+            "greedy": params.greedy,
+            "seed": config.seed,
+            "top_k": None,
             "n": n,
-            "system_prompt": system_prompt,
+            "system_prompt": config.system_prompt,
             # Whether prompts opened <think> (detected from the chat template unless given).
             "prefilled_thinking": any(prefill_flags),
             "answer_extraction": "after the reasoning (toolkit.thinking.split_thinking); "
             "unclosed reasoning = no answer",
             "grader": "toolkit.verify (math-verify)",
-            "token_count_method": model_info.get("token_count_method", "model tokenizer"),
+            "token_count_method": token_count_method,
+        },
+        "run": {
+            "samples_wanted": run.samples_wanted,
+            "missing_samples": run.missing,
+            "complete": run.missing == 0,
+            "requests": run.requests,
+            "retries": run.retries,
+            "failed_this_run": run.failed,
         },
         "tasks": task_entries,
     }
@@ -420,13 +464,46 @@ def evaluate(
     for line in summary_lines(results):
         log.info(line)
     if output_dir is not None:
-        from toolkit.evaluate.results import write_results
+        from toolkit.evaluation.results import write_results
 
         evaluation.results_path, evaluation.details_path = write_results(
             results, details, output_dir
         )
         log.info("wrote %s and %s", evaluation.results_path, evaluation.details_path)
+    if run.missing:
+        message = (
+            f"{run.missing} of {run.samples_wanted} samples failed after their retries; "
+            "problems with missing samples are left out of the metrics"
+        )
+        log.warning(message)
+        evaluation.incomplete = IncompleteError(
+            message,
+            hint="re-run the same command to retry only the missing samples"
+            + (f" (errors: {state_dir}/errors.jsonl)" if state_dir else ""),
+            result=evaluation,
+        )
     return evaluation
+
+
+def _approx_tokens(text: str) -> int:
+    """Words and punctuation marks: the token count of a server without a tokenizer (an
+    approximation recorded as such in results.json)."""
+    import re
+
+    return len(re.findall(r"\w+|[^\w\s]", text)) if text else 0
+
+
+def _no_metrics(n: int) -> dict[str, Any]:
+    return {"metrics": {}, "num_problems": 0, "num_samples": 0, "n": n, "reasoning": {}}
+
+
+def _model_info(model: Model) -> dict[str, Any]:
+    """results.json's model block: id, path and revision whatever the backend."""
+    described = dict(model.describe())
+    described.setdefault("id", described.get("model"))
+    described.setdefault("path", None)
+    described.setdefault("revision", None)
+    return described
 
 
 def summary_lines(results: dict[str, Any]) -> list[str]:

@@ -108,7 +108,7 @@ def publish(
     by ``toolkit card``); a model is not published without its evaluation by accident.
     """
     from toolkit.cards.model_card import write_model_card
-    from toolkit.evaluate.results import load_results
+    from toolkit.evaluation.results import load_results
 
     folder = Path(model_dir)
     check_model_dir(folder)
