@@ -57,8 +57,8 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
-
     from toolkit.evaluate.backends import SamplingParams, TransformersBackend
+
     from toolkit.evaluation.tasks import get_benchmark
     from toolkit.models import build_tiny_model
 

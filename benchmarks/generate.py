@@ -29,10 +29,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import datasets  # noqa: E402
-
-from tests.helpers.servers import SubprocessServer  # noqa: E402
 from toolkit.generate import GenerateConfig, agenerate, run_event_loop  # noqa: E402
 from toolkit.teachers.openai_compat import OpenAICompatTeacher  # noqa: E402
+
+from tests.helpers.servers import SubprocessServer  # noqa: E402
 
 MODEL = "teacher"
 

@@ -13,8 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.helpers.servers import FaultPlan, OpenAIServer
-from toolkit.cli.app import app
 from toolkit.backends import SamplingParams, backoff_delay
+from toolkit.cli.app import app
 from toolkit.errors import BackendError, DataError, EmptyOutputError, UsageError
 from toolkit.generation import (
     GenerateConfig,

@@ -192,6 +192,7 @@ class TransformersModel:
         self.dtype = dtype
         self.revision = revision
         self.num_threads = num_threads
+        self._set_threads()  # here (the caller's thread) and in each generation thread
         self.batch_wait_s = batch_wait_s
         self.timeout = timeout
         self._loaded: LoadedModel | None = None
@@ -199,6 +200,14 @@ class TransformersModel:
         self._load_lock = threading.Lock()
         self._pending: list[tuple[ChatRequest, asyncio.Future[list[Completion]]]] = []
         self._batcher: asyncio.Task[None] | None = None
+
+    def _set_threads(self) -> None:
+        """torch's intra-op thread count is per OS thread: set it where the work runs."""
+        if self.num_threads:
+            import torch
+
+            if torch.get_num_threads() != self.num_threads:
+                torch.set_num_threads(self.num_threads)
 
     # -- loading -----------------------------------------------------------------------------
     def load(self) -> LoadedModel:
@@ -372,6 +381,7 @@ class TransformersModel:
         import torch
 
         loaded = self.load()
+        self._set_threads()
         tokenizer, network = loaded.tokenizer, loaded.model
         params = requests[0].params
         prompts = []
@@ -434,6 +444,7 @@ class TransformersModel:
 
         def run() -> None:
             try:
+                self._set_threads()
                 if params.seed is not None:
                     torch.manual_seed(params.seed)
                 with torch.inference_mode():

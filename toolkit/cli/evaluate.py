@@ -25,7 +25,7 @@ from toolkit.evaluation.sampling import EvalConfig
 @with_config(
     config=EvalConfig,
     model=ModelConfig,
-    defaults={"model": {"backend": "transformers", "batch_size": 16}},
+    defaults={"model": {"backend": "transformers"}},
     exclude={"model": {"model"}},
 )
 def eval_command(

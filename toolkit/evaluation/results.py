@@ -18,6 +18,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from toolkit.errors import DataError, MissingError
+
 if TYPE_CHECKING:
     from rich.table import Table
 
@@ -97,21 +99,24 @@ def load_results(path: str | os.PathLike[str]) -> dict[str, Any]:
     if source.is_dir():
         source = source / RESULTS_FILE
     if not source.exists():
-        raise FileNotFoundError(f"{source}: no such results file")
+        raise MissingError(f"{source}: no such results file", hint="write one with `toolkit eval`")
     try:
         results = json.loads(source.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{source}: not valid JSON ({error})") from error
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise DataError(f"not valid JSON ({error})", path=str(source)) from None
+    if not isinstance(results, dict):
+        raise DataError("not a toolkit results file (not a JSON object)", path=str(source))
     missing = [key for key in REQUIRED_KEYS if key not in results]
     if missing:
-        raise ValueError(
-            f"{source}: not a toolkit results file (missing {', '.join(missing)}); "
-            "write one with `toolkit eval`"
+        raise DataError(
+            f"not a toolkit results file (missing {', '.join(missing)})",
+            path=str(source),
+            hint="write one with `toolkit eval`",
         )
     for task, entry in results["tasks"].items():
         for key in ("metric", "metrics", "n", "num_problems"):
             if key not in entry:
-                raise ValueError(f"{source}: task {task!r} lacks field {key!r}")
+                raise DataError(f"task {task!r} lacks field {key!r}", path=str(source))
     results["_path"] = str(source)
     return results
 

@@ -243,7 +243,7 @@ def evaluate(
     tasks: Sequence[str | BenchmarkSource] | str = ("math500",),
     *,
     config: EvalConfig | None = None,
-    backend: str = "transformers",
+    backend: str | Model = "transformers",
     base_url: str | Sequence[str] | None = None,
     model_options: dict[str, Any] | None = None,
     data_files: dict[str, str | os.PathLike[str]] | None = None,
@@ -325,8 +325,10 @@ def evaluate(
             raise UsageError(f"task {task.name}: no problems to evaluate")
         loaded.append((task, rows))
 
-    if isinstance(model, str | os.PathLike):
-        engine: Model = make_model(
+    if not isinstance(backend, str):  # a ready Model passed as the backend
+        engine: Model = backend
+    elif isinstance(model, str | os.PathLike):
+        engine = make_model(
             backend,
             os.fspath(model),
             base_urls=base_url,
