@@ -191,9 +191,12 @@ def test_openai_stream_cut_by_the_token_limit_or_a_dropped_connection():
         deltas = run(_stream_and_close(OpenAIModel("m", server.url + "/v1"), SamplingParams(
             max_new_tokens=3)))  # fmt: skip
     assert deltas[-1].finish_reason == "length"
-    with OpenAIServer(model="m", faults=FaultPlan(rate_drop=1.0), stream_chunk_chars=8) as server:
-        with pytest.raises(BackendError) as dropped:
-            run(_stream_and_close(OpenAIModel("m", server.url + "/v1")))
+    faults = FaultPlan(rate_drop=1.0)
+    with (
+        OpenAIServer(model="m", faults=faults, stream_chunk_chars=8) as server,
+        pytest.raises(BackendError) as dropped,
+    ):
+        run(_stream_and_close(OpenAIModel("m", server.url + "/v1")))
     assert dropped.value.retryable
 
 
@@ -323,7 +326,7 @@ def test_a_plugin_backend_registers_like_the_built_in_ones():
     register_backend("echo", EchoModel)
     built = ModelConfig(backend="echo", model="e").build(timeout=3)
     assert isinstance(built, EchoModel) and built.options["timeout"] == 3
-    with pytest.raises(UsageError, match="'package.module:attr'"):
+    with pytest.raises(UsageError, match=r"'package\.module:attr'"):
         register_backend("bad", "no_colon")
 
 

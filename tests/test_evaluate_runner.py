@@ -20,9 +20,9 @@ from toolkit.evaluation.tasks import BENCHMARKS, get_benchmark, resolve_task, us
 
 
 @pytest.fixture
-def data_files(fixtures_dir, shared_data):
+def data_files(fixtures_dir, benchmark_data):
     return {
-        "gsm8k": shared_data / "gsm8k_test.jsonl",
+        "gsm8k": benchmark_data / "gsm8k_test.jsonl",
         "aime25": fixtures_dir / "evaluate" / "aime25_test.jsonl",
         "gpqa_diamond": fixtures_dir / "evaluate" / "gpqa_diamond.csv",
     }
@@ -88,7 +88,7 @@ def test_results_and_details_with_known_verdicts(data_files, tmp_path):
     assert first.prompt.endswith("within \\boxed{}.") and first.gold == "18"
 
 
-def test_unclosed_and_truncated_outputs_are_counted(shared_data, tmp_path):
+def test_unclosed_and_truncated_outputs_are_counted(benchmark_data, tmp_path):
     def script(prompt, sample):
         from toolkit.backends import Completion
 
@@ -106,7 +106,7 @@ def test_unclosed_and_truncated_outputs_are_counted(shared_data, tmp_path):
         n=2,
         limit=3,
         backend=ScriptedBackend(script),
-        data_files={"math500": shared_data / "math500_test.jsonl"},
+        data_files={"math500": benchmark_data / "math500_test.jsonl"},
         show_progress=False,
     )
     stats = evaluation.results["tasks"]["math500"]["reasoning"]
@@ -116,7 +116,7 @@ def test_unclosed_and_truncated_outputs_are_counted(shared_data, tmp_path):
     assert evaluation.score("math500") == 0.0
 
 
-def test_greedy_forces_one_sample(shared_data):
+def test_greedy_forces_one_sample(benchmark_data):
     backend = ScriptedBackend(gold_script({}, set()))
     backend.script = lambda prompt, sample: __import__(
         "toolkit.backends", fromlist=["Completion"]
@@ -128,7 +128,7 @@ def test_greedy_forces_one_sample(shared_data):
         limit=1,
         greedy=True,
         backend=backend,
-        data_files={"gsm8k": shared_data / "gsm8k_test.jsonl"},
+        data_files={"gsm8k": benchmark_data / "gsm8k_test.jsonl"},
         show_progress=False,
     )
     assert backend.calls[0][1] == 1
@@ -137,7 +137,7 @@ def test_greedy_forces_one_sample(shared_data):
     assert evaluation.score("gsm8k") == 1.0
 
 
-def test_bad_arguments_fail_clearly(shared_data, tmp_path):
+def test_bad_arguments_fail_clearly(benchmark_data, tmp_path):
     backend = ScriptedBackend(gold_script({}, set()))
     with pytest.raises(KeyError, match="unknown task 'mmlu'"):
         evaluate("m", ["mmlu"], backend=backend)

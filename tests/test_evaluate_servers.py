@@ -29,10 +29,10 @@ def _answering(golds: dict[str, str]):
     return responder
 
 
-def test_openai_backend_against_loopback_server(shared_data):
+def test_openai_backend_against_loopback_server(benchmark_data):
     from toolkit.evaluation.tasks import get_benchmark
 
-    rows = get_benchmark("gsm8k").load(shared_data / "gsm8k_test.jsonl", limit=2)
+    rows = get_benchmark("gsm8k").load(benchmark_data / "gsm8k_test.jsonl", limit=2)
     golds = {r["problem"]: r["gold_answer"] for r in rows}
     with OpenAIServer(model="student", responder=_answering(golds), native_n=False) as server:
         evaluation = evaluate(
@@ -43,7 +43,7 @@ def test_openai_backend_against_loopback_server(shared_data):
             backend="openai",
             base_url=server.url + "/v1",
             max_new_tokens=256,
-            data_files={"gsm8k": shared_data / "gsm8k_test.jsonl"},
+            data_files={"gsm8k": benchmark_data / "gsm8k_test.jsonl"},
             concurrency=1,
             progress=False,
         )
@@ -63,12 +63,12 @@ def test_openai_backend_against_loopback_server(shared_data):
     assert {(b["temperature"], b["top_p"], b["max_tokens"]) for b in bodies} == {(0.6, 0.95, 256)}
 
 
-def test_openai_backend_retries_rate_limits(shared_data):
+def test_openai_backend_retries_rate_limits(benchmark_data):
     faults = FaultPlan(rate_429=0.5, retry_after=0.01)
     with OpenAIServer(model="student", faults=faults) as server:
         evaluation = evaluate(
             "student", ["gsm8k"], limit=4, backend="openai", base_url=server.url + "/v1",
-            data_files={"gsm8k": shared_data / "gsm8k_test.jsonl"}, progress=False,
+            data_files={"gsm8k": benchmark_data / "gsm8k_test.jsonl"}, progress=False,
             retry_base_delay=0.01,
         )  # fmt: skip
         injected = server.stats["429"]
@@ -76,22 +76,24 @@ def test_openai_backend_retries_rate_limits(shared_data):
     assert evaluation.results["tasks"]["gsm8k"]["num_samples"] == 4
 
 
-def test_openai_backend_fatal_error_is_raised(shared_data):
+def test_openai_backend_fatal_error_is_raised(benchmark_data):
     from toolkit.errors import BackendError
 
-    with OpenAIServer(model="student", api_key="right") as server:
-        with pytest.raises(BackendError, match="401"):
-            evaluate(
-                "student", ["gsm8k"], limit=1, backend="openai", base_url=server.url + "/v1",
-                data_files={"gsm8k": shared_data / "gsm8k_test.jsonl"}, progress=False,
-            )  # fmt: skip
+    with (
+        OpenAIServer(model="student", api_key="right") as server,
+        pytest.raises(BackendError, match="401"),
+    ):
+        evaluate(
+            "student", ["gsm8k"], limit=1, backend="openai", base_url=server.url + "/v1",
+            data_files={"gsm8k": benchmark_data / "gsm8k_test.jsonl"}, progress=False,
+        )  # fmt: skip
 
 
-def test_ollama_backend_keeps_thinking_separate(shared_data):
+def test_ollama_backend_keeps_thinking_separate(benchmark_data):
     with OllamaServer(models={"student:tiny": {"thinking": True}}) as server:
         evaluation = evaluate(
             "student:tiny", ["gsm8k"], limit=1, backend="ollama", base_url=server.url,
-            max_new_tokens=512, data_files={"gsm8k": shared_data / "gsm8k_test.jsonl"},
+            max_new_tokens=512, data_files={"gsm8k": benchmark_data / "gsm8k_test.jsonl"},
             progress=False,
         )  # fmt: skip
     [sample] = evaluation.details
@@ -100,7 +102,7 @@ def test_ollama_backend_keeps_thinking_separate(shared_data):
     assert evaluation.results["model"]["base_url"] == server.url
 
 
-def test_cli_eval_against_openai_server_with_api_key(shared_data, tmp_path, monkeypatch):
+def test_cli_eval_against_openai_server_with_api_key(benchmark_data, tmp_path, monkeypatch):
     monkeypatch.setenv("MY_SERVER_KEY", "sk-loopback-secret")
     with OpenAIServer(model="student", api_key="sk-loopback-secret") as server:
         result = CliRunner().invoke(
@@ -108,7 +110,7 @@ def test_cli_eval_against_openai_server_with_api_key(shared_data, tmp_path, monk
             ["eval", "student", "--backend", "openai", "--base-url", server.url + "/v1",
              "--api-key-env", "MY_SERVER_KEY", "--tasks", "gsm8k", "--limit", "2",
              "--max-new-tokens", "300", "--data-file",
-             f"gsm8k={shared_data / 'gsm8k_test.jsonl'}", "-o", str(tmp_path)],
+             f"gsm8k={benchmark_data / 'gsm8k_test.jsonl'}", "-o", str(tmp_path)],
         )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "sk-loopback-secret" not in result.output

@@ -22,14 +22,7 @@ use. Stage modules are named for what they hold (``toolkit.generation``,
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as _version
 from typing import TYPE_CHECKING, Any
-
-try:
-    __version__ = _version("r1-distill-toolkit")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
 
 #: public name -> "module:attribute" (or "module" for a namespace module)
 _EXPORTS = {
@@ -68,6 +61,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    __version__: str
     from toolkit import curate
     from toolkit.errors import ToolkitError
     from toolkit.evaluation import evaluate
@@ -81,7 +75,20 @@ if TYPE_CHECKING:
     from toolkit.verification import verify
 
 
+def _version() -> str:
+    """The installed distribution's version (importlib.metadata costs ~0.1 s: only on use)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("r1-distill-toolkit")
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "0+unknown"
+
+
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        globals()[name] = value = _version()
+        return value
     target = _EXPORTS.get(name)
     if target is None:
         raise AttributeError(f"module 'toolkit' has no attribute {name!r}")

@@ -1,7 +1,7 @@
 """The one model layer: every stage that talks to a model (generate, evaluate, chat) goes
 through a :class:`Model` built here.
 
-Backends (``toolkit backends`` lists them):
+Backends:
 
 ``openai``        any OpenAI-compatible server (DeepSeek API, vLLM, SGLang, llama.cpp,
                   ``transformers serve``), over one pooled aiohttp session

@@ -83,7 +83,16 @@ class Completion:
     endpoint: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # By hand: dataclasses.asdict deep-copies, a measurable cost per sample at 1k req/s.
+        return {
+            "content": self.content,
+            "reasoning": self.reasoning,
+            "finish_reason": self.finish_reason,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "latency_s": self.latency_s,
+            "endpoint": self.endpoint,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Completion:

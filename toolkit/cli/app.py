@@ -62,6 +62,9 @@ app = typer.Typer(
     "Exit codes: 0 ok, 1 failure, 2 usage error; TOOLKIT_DEBUG=1 shows tracebacks.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Plain click help: typer's rich help imports rich.markdown and markdown-it (~0.3 s on
+    # every `--help`), for boxes around the same text.
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 

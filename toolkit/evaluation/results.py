@@ -170,10 +170,10 @@ def comparison_rows(
         row = [task]
         for results in results_list:
             entry = results["tasks"].get(task)
-            if entry is None:
+            score = entry["metrics"].get(entry["metric"]) if entry is not None else None
+            if score is None:
                 row.append("—")
                 continue
-            score = entry["metrics"][entry["metric"]]
             row.append(
                 f"{entry['metric']} {100 * score['value']:.1f} ± {100 * score['stderr']:.1f}"
                 f" ({entry['num_problems']})"

@@ -514,12 +514,18 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
     max_new = results["protocol"]["max_new_tokens"]
     for name, entry in results["tasks"].items():
         metric = entry["metric"]
-        score = entry["metrics"][metric]
+        score = entry["metrics"].get(metric)
+        missing = entry.get("missing_samples") or 0
+        if score is None:
+            lines.append(f"{name}: no problem has all its samples yet ({missing} missing)")
+            continue
         lines.append(
             f"{name}: {metric} = {100 * score['value']:.1f} ± {100 * score['stderr']:.1f} "
             f"(n={entry['n']}, {entry['num_problems']} problems, max_new_tokens={max_new}, "
             f"truncated {100 * entry['reasoning']['share_truncated']:.0f}%, "
-            f"no answer {100 * entry['reasoning']['share_no_answer']:.0f}%)"
+            f"no answer {100 * entry['reasoning']['share_no_answer']:.0f}%"
+            + (f", {missing} samples missing" if missing else "")
+            + ")"
         )
     return lines
 

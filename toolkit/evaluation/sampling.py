@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from toolkit.backends import (
     R1_TEMPERATURE,
@@ -28,8 +28,9 @@ from toolkit.backends import (
 )
 from toolkit.config import option
 from toolkit.errors import UsageError
-from toolkit.generation.engine import EngineSettings, RunSummary, Work, run_durable
-from toolkit.generation.problems import Problem
+
+if TYPE_CHECKING:
+    from toolkit.generation.engine import EngineSettings, RunSummary
 
 STATE_DIR = "state"
 #: Token limit for servers and GPUs: R1-style reasoning on AIME routinely needs 10k-30k tokens.
@@ -106,6 +107,8 @@ class EvalConfig:
         return SamplingParams(self.temperature, self.top_p, self.token_limit(model), self.seed)
 
     def engine(self, model: Model) -> EngineSettings:
+        from toolkit.generation.engine import EngineSettings
+
         concurrency = self.concurrency
         if model.backend == "transformers":
             # enough requests in flight to fill one batch of n-sample requests
@@ -143,7 +146,8 @@ def sample(
     state_dir: Path | None,
 ) -> tuple[list[list[Completion | None]], RunSummary]:
     """``n`` completions for each chat (``None`` where a sample failed), durably."""
-    from toolkit.generation.engine import run_event_loop
+    from toolkit.generation.engine import Work, run_durable, run_event_loop
+    from toolkit.generation.problems import Problem
 
     params = config.params(model)
     problems = [

@@ -4,13 +4,15 @@ and the CLI (``toolkit generate`` builds its options from these fields)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from toolkit.backends import R1_TEMPERATURE, R1_TOP_P, RetryPolicy, SamplingParams
 from toolkit.config import option
 from toolkit.errors import UsageError
-from toolkit.generation.engine import EngineSettings
 from toolkit.generation.problems import parse_shard
+
+if TYPE_CHECKING:
+    from toolkit.generation.engine import EngineSettings
 
 
 @dataclass
@@ -87,6 +89,8 @@ class GenerateConfig:
 
     @property
     def engine(self) -> EngineSettings:
+        from toolkit.generation.engine import EngineSettings
+
         return EngineSettings(
             concurrency=self.concurrency,
             requests_per_minute=self.requests_per_minute,
