@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import Figure, load_average, print_figures
+from common import Figure, print_figures
 
 from tests.helpers.servers import SubprocessServer
 
@@ -171,7 +171,6 @@ def main() -> None:
     figures = measure(args.quick, args.rounds, args.latency)
     print(f"teacher: separate-process loopback server, {args.latency * 1000:.0f} ms latency")
     print_figures(figures)
-    print(load_average())
 
 
 if __name__ == "__main__":
