@@ -8,8 +8,9 @@ import asyncio
 import pytest
 
 from toolkit.backends import ChatRequest, SamplingParams, make_model
-from toolkit.backends.transformers import TransformersModel, model_revision
+from toolkit.backends.transformers import TransformersModel
 from toolkit.errors import UsageError
+from toolkit.models import model_revision
 
 CHATS = [
     [{"role": "user", "content": "What is 2 + 2?"}],

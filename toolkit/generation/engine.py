@@ -22,11 +22,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +34,12 @@ from toolkit.backends import (
     Completion,
     Messages,
     Model,
-    RetryPolicy,
     SamplingParams,
 )
 from toolkit.errors import BackendError
+from toolkit.generation.limits import RateLimiter
 from toolkit.generation.problems import Problem
+from toolkit.generation.settings import EngineSettings, RunSummary
 from toolkit.generation.state import (
     ERRORS_FILE,
     MANIFEST_FILE,
@@ -56,105 +56,6 @@ from toolkit.redact import redact
 from toolkit.schema import content_hash
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class EngineSettings:
-    """How requests are sent (the engine-related fields of a stage's config)."""
-
-    concurrency: int = 64
-    requests_per_minute: float | None = None
-    tokens_per_minute: float | None = None
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    request_timeout: float = 1800.0
-    stream: bool = False
-    progress: bool = True
-    check: bool = True
-
-
-@dataclass
-class RunSummary:
-    """Totals of one run (this invocation; ``already_done`` counts what earlier runs finished)."""
-
-    problems: int = 0
-    quarantined_rows: int = 0
-    samples_wanted: int = 0
-    already_done: int = 0
-    completed: int = 0
-    failed: int = 0
-    requests: int = 0
-    retries: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    elapsed_s: float = 0.0
-    estimated_cost: float | None = None
-    errors_by_kind: dict[str, int] = field(default_factory=dict)
-    state_dir: str = ""
-    output: str | None = None
-
-    @property
-    def requests_per_s(self) -> float:
-        return self.requests / self.elapsed_s if self.elapsed_s > 0 else 0.0
-
-    @property
-    def missing(self) -> int:
-        """Samples wanted that no run has finished yet."""
-        return self.samples_wanted - self.already_done - self.completed
-
-    def line(self) -> str:
-        parts = [
-            f"{self.completed} samples done",
-            f"{self.already_done} already done",
-            f"{self.failed} failed",
-            f"{self.requests} requests ({self.requests_per_s:.1f}/s)",
-            f"{self.retries} retries",
-            f"{self.prompt_tokens:,} prompt + {self.completion_tokens:,} completion tokens",
-            f"{self.elapsed_s:.1f}s",
-        ]
-        if self.quarantined_rows:
-            parts.append(f"{self.quarantined_rows} bad input rows skipped")
-        if self.estimated_cost is not None:
-            parts.append(f"estimated cost ${self.estimated_cost:,.4f}")
-        return ", ".join(parts)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-class RateLimiter:
-    """A token bucket: ``per_minute`` units refill continuously, ``burst_s`` seconds' worth at most.
-
-    ``acquire`` waits in FIFO order; ``adjust`` corrects a reservation afterwards (tokens/min
-    reserves prompt + max_new_tokens up front, then gives back what the completion did not use).
-    """
-
-    def __init__(self, per_minute: float, burst_s: float = 1.0) -> None:
-        if per_minute <= 0:
-            raise ValueError(f"rate limit must be > 0 per minute, got {per_minute}")
-        self.rate = per_minute / 60.0
-        self.capacity = max(1.0, self.rate * burst_s)
-        self.available = self.capacity
-        self.updated = time.monotonic()
-        self._lock = asyncio.Lock()
-
-    def _refill(self) -> None:
-        now = time.monotonic()
-        self.available = min(self.capacity, self.available + (now - self.updated) * self.rate)
-        self.updated = now
-
-    async def acquire(self, amount: float = 1.0) -> float:
-        amount = min(float(amount), self.capacity)
-        async with self._lock:
-            while True:
-                self._refill()
-                if self.available >= amount:
-                    self.available -= amount
-                    return amount
-                await asyncio.sleep((amount - self.available) / self.rate)
-
-    def adjust(self, delta: float) -> None:
-        self._refill()
-        self.available = min(self.capacity, self.available - delta)
 
 
 @dataclass
@@ -467,24 +368,6 @@ def _error_kind(error: BackendError) -> str:
     return "other"
 
 
-def record_quarantined(state_dir: Path | None, bad_rows: list[dict[str, Any]]) -> None:
-    """Log quarantined input rows with the run (in errors.jsonl), so none is silently lost."""
-    for bad in bad_rows[:5]:
-        logger.warning("skipping input row %(row)d: field %(field)r is %(reason)s", bad)
-    if len(bad_rows) > 5:
-        logger.warning("... %d more bad input rows skipped", len(bad_rows) - 5)
-    if state_dir is None or not bad_rows:
-        return
-    from toolkit.generation.state import jsonl
-
-    prepare_state_dir(state_dir)
-    with open(state_dir / ERRORS_FILE, "ab") as handle:
-        for bad in bad_rows:
-            handle.write(jsonl({"quarantined": True, **bad}))
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
 def run_event_loop(coro: Any, event_loop: str = "auto") -> Any:
     """Run ``coro`` to completion on uvloop when available (``"auto"``), else on asyncio.
 
@@ -511,7 +394,6 @@ __all__ = [
     "RateLimiter",
     "RunSummary",
     "Work",
-    "record_quarantined",
     "run_durable",
     "run_event_loop",
 ]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import queue
 import threading
@@ -32,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.errors import DataError, UsageError
+
+log = logging.getLogger(__name__)
 
 RESULTS_FILE = "results.jsonl"
 ERRORS_FILE = "errors.jsonl"
@@ -220,6 +223,22 @@ def exclusive(state_dir: Path) -> Iterator[None]:
         handle.close()
 
 
+def record_quarantined(state_dir: Path | None, bad_rows: list[dict[str, Any]]) -> None:
+    """Log quarantined input rows with the run (in errors.jsonl), so none is silently lost."""
+    for bad in bad_rows[:5]:
+        log.warning("skipping input row %(row)d: field %(field)r is %(reason)s", bad)
+    if len(bad_rows) > 5:
+        log.warning("... %d more bad input rows skipped", len(bad_rows) - 5)
+    if state_dir is None or not bad_rows:
+        return
+    prepare_state_dir(state_dir)
+    with open(state_dir / ERRORS_FILE, "ab") as handle:
+        for bad in bad_rows:
+            handle.write(jsonl({"quarantined": True, **bad}))
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
 def prepare_state_dir(directory: Path) -> None:
     """Create the state directory, with a clear error when the path is taken by a file."""
     if directory.exists() and not directory.is_dir():
@@ -242,5 +261,6 @@ __all__ = [
     "prepare_state_dir",
     "read_jsonl_tolerant",
     "read_manifest",
+    "record_quarantined",
     "write_json_atomic",
 ]

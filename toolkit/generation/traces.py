@@ -13,14 +13,7 @@ from typing import TYPE_CHECKING, Any
 from toolkit.backends import Messages, Model, make_model
 from toolkit.errors import DataError, EmptyOutputError, UsageError
 from toolkit.generation.config import GenerateConfig
-from toolkit.generation.engine import (
-    RateLimiter,
-    RunSummary,
-    Work,
-    record_quarantined,
-    run_durable,
-    run_event_loop,
-)
+from toolkit.generation.engine import Work, run_durable, run_event_loop
 from toolkit.generation.problems import (
     Problem,
     detect_columns,
@@ -31,11 +24,13 @@ from toolkit.generation.problems import (
     shard_range,
 )
 from toolkit.generation.prompts import PromptTemplate, get_template
+from toolkit.generation.settings import RunSummary
 from toolkit.generation.state import (
     MANIFEST_FILE,
     RESULTS_FILE,
     read_jsonl_tolerant,
     read_manifest,
+    record_quarantined,
 )
 
 if TYPE_CHECKING:
@@ -388,7 +383,6 @@ __all__ = [
     "GenerateConfig",
     "GenerationResult",
     "GenerationSummary",
-    "RateLimiter",
     "agenerate",
     "default_state_dir",
     "generate",
