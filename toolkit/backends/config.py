@@ -99,10 +99,6 @@ class ModelConfig:
         for argument, value in extra.items():
             if accepted is None or argument in accepted:
                 options[argument] = value
-        if self.backend == "transformers" and self.threads is None:
-            from toolkit.models import cpu_threads
-
-            options["num_threads"] = cpu_threads()
         return make_model(self.backend, self.model, base_urls=self.base_url, **options)
 
 

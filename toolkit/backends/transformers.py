@@ -60,6 +60,10 @@ class TransformersModel:
         self.device = device
         self.dtype = dtype
         self.revision = revision
+        if num_threads is None and (device or "cpu").startswith("cpu"):
+            from toolkit.models import cpu_threads
+
+            num_threads = cpu_threads()  # threads beyond the idle cores only spin-wait
         self.num_threads = num_threads
         self._set_threads()  # here (the caller's thread) and in each generation thread
         self.batch_wait_s = batch_wait_s
