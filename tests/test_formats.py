@@ -765,14 +765,24 @@ def test_arrow_json_matches_json_dumps_on_random_nested_values():
 
 def test_every_format_is_registered():
     assert format_names() == [
+        "am",
         "bespoke",
+        "columns",
+        "dolphin",
+        "generalthought",
         "gsm8k",
+        "limo",
         "magpie",
         "math500",
         "messages",
+        "nemotron",
         "numina",
+        "openmath",
         "openr1",
+        "openthoughts_metadata",
+        "r1distill",
         "s1k",
+        "s1k_r1",
     ]
 
 

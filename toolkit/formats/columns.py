@@ -6,7 +6,8 @@
 
 ``problem`` and ``answer`` are required. Without ``reasoning`` the thinking is split out of the
 answer column (``<think>…</think>``, a prefilled ``</think>``, Sky-T1 markers, or none). ``gold``
-is kept as given when short, shortened to its final answer when it is a worked solution.
+is kept as given when short, shortened to its final answer when it is a worked solution (the
+column also stays in ``metadata``).
 ``system`` and ``domain_column`` name optional columns for the system prompt and the domain
 (``domain=`` is normalize's own override of every record's domain). Every other column goes to
 ``metadata``. Never chosen by ``auto``: only the user knows what the columns mean.
@@ -18,7 +19,7 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from toolkit.formats.base import FormatError, register_format
-from toolkit.formats.mapped import ROLES, MappedFormat, short_gold
+from toolkit.formats.mapped import ROLES, MappedFormat
 
 
 @register_format
@@ -32,6 +33,7 @@ class ColumnsFormat(MappedFormat):
     domain = "general"
     explicit_only = True
     generic = True
+    gold_is_solution = True  # shortened when it is a worked solution, so also kept in metadata
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -62,7 +64,3 @@ class ColumnsFormat(MappedFormat):
             if column not in present
         ]
 
-    def gold(self, value: Any, position: int, batch: Any) -> str | None:
-        from toolkit.formats.base import optional_text
-
-        return short_gold(optional_text(value, self.mapping()["gold"]))
