@@ -264,7 +264,7 @@ def _scan_lines(path: Path) -> Iterator[BadLine]:
 def line_problem(raw: bytes) -> str | None:
     """Why one JSONL line cannot become a row, or ``None`` when it can."""
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8").rstrip("\r\n")
     except UnicodeDecodeError as error:
         return f"not valid UTF-8 (byte {error.start})"
     try:
@@ -274,8 +274,9 @@ def line_problem(raw: bytes) -> str | None:
     except RecursionError:
         return "nested too deeply to parse"
     if not isinstance(value, dict):
-        kind = {list: "an array", str: "a string"}.get(type(value), type(value).__name__)
-        return f"a JSON {kind} where one object per line is expected"
+        kinds = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+        kind = kinds.get(type(value), "a number")
+        return f"{kind} where one JSON object per line is expected"
     depth = _depth(value)
     if depth > MAX_DEPTH:
         return f"nested {depth} levels deep (Arrow accepts at most {MAX_DEPTH})"
