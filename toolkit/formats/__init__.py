@@ -7,27 +7,49 @@ family of datasets (its columns and markers) and turns each source row into sche
 and splits off the rows it could not parse into a *quarantine* dataset, with the row index, the
 field and the reason, so that nothing is dropped silently.
 
-Built-in formats (``toolkit normalize --help`` lists them too)::
+Built-in formats (``toolkit normalize --list-formats``; the README's "Supported datasets" table
+says what goes where for each public dataset)::
 
-    bespoke   Bespoke-Stratos-17k, OpenThoughts-114k: system + conversations[{from, value}]
-    magpie    Magpie-Reasoning-V2 CoT-DeepSeek-R1: instruction + response with <think>
-    numina    NuminaMath-CoT / -TIR / -1.5: problem + solution (+ answer)
-    openr1    OpenR1-Math-220k: one record per generation (generations="all"|"verified")
-    s1k       s1K / s1K-1.1: question + thinking trajectory + attempt (teacher="auto"|...)
-    gsm8k     GSM8K: question + answer ending in "#### N"
-    math500   MATH-500: problem + solution + answer + subject + level
-    messages  any chat dataset: messages / conversations with role/content or from/value
+    bespoke                Bespoke-Stratos-17k, OpenThoughts-114k/-114k-math/3: conversations
+    magpie                 Magpie-Reasoning CoT-DeepSeek-R1: instruction + response with <think>
+    numina                 NuminaMath-CoT / -TIR / -1.5: problem + solution (+ answer)
+    openr1                 OpenR1-Math-220k: one record per generation (generations="all"|"verified")
+    s1k                    s1K / s1K-1.1 (every revision): question + trajectory + attempt
+    s1k_r1                 s1k_r1_math_verify: s1K questions, R1 generations + math-verify verdicts
+    gsm8k                  GSM8K: question + answer ending in "#### N" (kept marked: \\boxed{N})
+    math500                MATH-500: problem + solution + answer + subject + level
+    limo                   LIMO: question + solution (no markers) + answer
+    r1distill              ServiceNow-AI/R1-Distill-SFT v0/v1: the reannotated (R1) columns
+    openthoughts_metadata  OpenThoughts-114k metadata config: deepseek_reasoning/_solution columns
+    dolphin                dolphin-r1 reasoning configs: prompt messages + reasoning + answer
+    am                     AM-DeepSeek-R1-Distilled-1.4M: messages with info, <answer> tags
+    openmath               OpenMathReasoning (cot/tir/genselect): problem + generated_solution
+    generalthought         GeneralThought-430K: question + model_reasoning + model_answer
+    nemotron               Llama-Nemotron-Post-Training: input turns + output, reasoning on/off
+    messages               any chat dataset (Mixture-of-Thoughts…): role/content or from/value
+    columns                any table by naming its columns (never chosen by auto)
+
+``auto`` never guesses: :mod:`toolkit.formats.detect` scores every format on the columns and on a
+converted sample of rows, and raises :class:`AmbiguousFormatError` (with the candidates and how to
+choose) on a tie, on content that does not match, or when a reasoning trace would be left out.
+Cross-source choices (answer-format instructions out of ``problem``, system prompts that name
+other markers rewritten) are in :mod:`toolkit.formats.prompts`; the batch machinery in
+:mod:`toolkit.formats.records`; the run itself in :mod:`toolkit.formats.pipeline`.
 
 How to add a format
 -------------------
 1. Create ``toolkit/formats/<name>.py`` with a :class:`Format` subclass decorated with
    :func:`register_format`. Set ``name`` and ``description``; ``required`` (columns that must
    exist — a tuple inside means "any one of these spellings"); optionally ``signature`` (columns
-   that make auto-detection prefer this format) and ``priority`` (tie-break); ``consumed``
+   that make auto-detection prefer this format), ``expects_reasoning`` (a content check: the
+   format's sources always carry thinking) and ``generic`` (a fallback that loses to any
+   dataset-specific format); ``consumed``
    (columns turned into schema fields, or merely repeating them — every *other* column is kept in
    ``metadata``); ``hub_ids`` (Hub ids that ``normalize(hub_id)`` maps to the format) with
    ``hub_defaults`` (their config/split where ``load_dataset`` needs one); the default
-   ``domain``; and ``options`` (keyword options with their defaults, validated for you).
+   ``domain``; and ``options`` (keyword options with their defaults, validated for you). A
+   format whose parts sit in named columns only needs ``columns_map`` on a
+   :class:`toolkit.formats.mapped.MappedFormat` subclass (see ``limo.py``).
 2. Implement ``convert(self, batch, out)``: read columns with ``batch.column(name)`` (a Python
    list per Arrow batch) and call ``out.add(i, problem, answer, reasoning, reasoning_complete,
    final_answer, gold_answer, system=..., domain=..., extra=...)`` per record (several per row
@@ -38,8 +60,9 @@ How to add a format
    ``optional_text`` raise :class:`BadRow` with the field and reason for null or mistyped values.
    Split completions with :func:`toolkit.thinking.split_thinking`; never build ids, messages or
    metadata yourself: :class:`Records` does that for every format alike, column-wise.
-3. Import the module at the bottom of this file, add a hand-written fixture under
-   ``tests/fixtures/formats/`` and assert its exact split in ``tests/test_formats.py``.
+3. Import the module at the bottom of this file, add a fixture with the dataset's real layout
+   (and a ``NAME.provenance.json`` saying where it was read) under ``tests/fixtures/formats/``,
+   and assert its detection and exact split in ``tests/test_formats_datasets.py``.
 
 A format defined outside the package works the same way: decorate it with
 :func:`register_format` in your own code, or pass an instance (``normalize(QAFormat(), data)``).
@@ -63,7 +86,7 @@ Example::
                     out.reject(i, bad.field, bad.reason)
                     continue
                 split = split_thinking(answer, reasoning=reasoning)
-                out.add_split(i, problem, split)  # final_answer: the last \\boxed{} by default
+                out.add_split(i, problem, split)  # final_answer: toolkit.answers.final_answer
 """
 
 from __future__ import annotations

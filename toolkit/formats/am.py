@@ -13,7 +13,7 @@ chat table from being detected as this format).
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar
+from typing import Any
 
 from toolkit.formats.base import (
     BadRow,
@@ -51,10 +51,9 @@ class AmFormat(Format):
     description = "AM-DeepSeek-R1-Distilled (messages with info; <answer> tags; reference_answer)"
     required = ("messages",)
     consumed = ("messages",)
+    # The card loads it with a config (its example: ``am_0.9M_sample_1k``); no default is
+    # assumed here: pass ``a-m-team/AM-DeepSeek-R1-Distilled-1.4M:CONFIG``.
     hub_ids = ("a-m-team/AM-DeepSeek-R1-Distilled-1.4M",)
-    hub_defaults: ClassVar[dict[str, dict[str, str]]] = {
-        "a-m-team/AM-DeepSeek-R1-Distilled-1.4M": {"config": "am_0.9M"}
-    }
     expects_reasoning = True
     domain = "general"
 

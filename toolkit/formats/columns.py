@@ -63,4 +63,3 @@ class ColumnsFormat(MappedFormat):
             for role, column in self.mapping().items()
             if column not in present
         ]
-

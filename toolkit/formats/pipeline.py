@@ -32,20 +32,24 @@ from toolkit.schema import COLUMNS, FEATURES
 logger = logging.getLogger("toolkit.formats")
 
 #: Rows below which a process pool costs more than it saves. Measured with
-#: ``benchmarks/normalize.py --crossover`` on Magpie-shaped rows (2 shared cores): starting two
-#: workers and moving their Arrow output back costs ~1.5 s, the conversion itself runs at
-#: ~60k rows/s per core, so a pool can only pay from a few hundred thousand rows, and only with
-#: idle cores. See ``default_num_proc``.
-POOL_MIN_ROWS = 400_000
+#: ``python benchmarks/normalize.py --crossover --num-proc 2`` on Magpie-shaped rows, on the
+#: project's 2-core machine shared with other jobs (load average 5-7): num_proc=1 vs 2 took
+#: 0.88 s vs 2.59 s at 2k rows (starting the pool costs ~1.7 s), 1.9 vs 2.9 s at 10k, 8.3 vs
+#: 12.2 s at 50k, 22.0 vs 21.2 s at 100k (break-even) and 42.7 vs 33.9 s at 200k.
+POOL_MIN_ROWS = 100_000
+MAX_WORKERS = 8
 
 
 def default_num_proc(rows: int, cores: int | None = None) -> int:
-    """Worker processes for ``rows`` rows: none below :data:`POOL_MIN_ROWS`, else one per core
-    beyond the first (the main process merges the shards), at most 8."""
-    cores = cores if cores is not None else len(os.sched_getaffinity(0))
-    if rows < POOL_MIN_ROWS or cores < 3:
+    """Worker processes for ``rows`` rows: none below :data:`POOL_MIN_ROWS` (the pool's start-up
+    costs more than it saves), else one per core (the main process only merges), at most
+    :data:`MAX_WORKERS`."""
+    if cores is None:
+        affinity = getattr(os, "sched_getaffinity", None)
+        cores = len(affinity(0)) if affinity else os.cpu_count() or 1
+    if rows < POOL_MIN_ROWS or cores < 2:
         return 1
-    return min(cores - 1, 8)
+    return min(cores, MAX_WORKERS)
 
 
 @dataclass

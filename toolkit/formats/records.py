@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 from datasets.features.features import decode_nested_example
 
 from toolkit.answers import final_answer as default_final_answer
-from toolkit.formats.arrow_json import JSON_ENCODER, json_array
+from toolkit.formats.arrow_json import JSON_ENCODER, json_members
 from toolkit.formats.prompts import SystemPromptPolicy, strip_template
 from toolkit.schema import FEATURES
 from toolkit.thinking import ThinkingSplit
@@ -399,22 +399,6 @@ def _utf8_slices(array: pa.Array) -> tuple[list[int], memoryview]:
     return offset_list, memoryview(data if data is not None else b"")
 
 
-def json_members(batch: Batch, columns: Sequence[str]) -> pa.Array | None:
-    """The passthrough metadata of every source row as JSON object members, built column-wise
-    in Arrow (see :mod:`toolkit.formats.arrow_json`). Null values are left out: an absent key
-    and a null mean the same to every reader, and it keeps the metadata of sparse sources small.
-    """
-    if not columns:
-        return None
-    table = batch.table
-    parts = []
-    for name in sorted(columns):
-        value = json_array(table.column(name))
-        fragment = _join([", " + encode_basestring(name) + ": ", value])
-        parts.append(pc.fill_null(fragment, ""))
-    return parts[0] if len(parts) == 1 else _join(parts)
-
-
 class Converter:
     """The picklable batched ``map`` function: source Arrow batch in, schema Arrow batch out."""
 
@@ -452,4 +436,4 @@ class Converter:
         )
         self.fmt.prepare(table)
         self.fmt.convert(batch, out)
-        return out.to_table(json_members(batch, self.metadata_columns))
+        return out.to_table(json_members(batch.table, self.metadata_columns))
