@@ -116,6 +116,35 @@ CASES: dict[str, tuple[str, list[tuple], list[tuple]]] = {
         ],
         [],
     ),
+    "openthoughts2": (
+        "bespoke",
+        [
+            (
+                "Find [the decimal form of] the largest prime divisor of $100111011_6$.",
+                "Okay, so I need to find the largest prime divisor of the number 100111011 in "
+                "base 6…",
+                "The decimal form of the number \\(100111011_6\\) is calculated by expanding…",
+                True,
+                "181",
+                None,
+            )
+        ],
+        [],
+    ),
+    "numina15_real": (
+        "numina",
+        [
+            (
+                "Problem 1. Find all prime numbers $p$ for which there exist positive integers…",
+                None,
+                "Solution. Let $A=x^{p}+y^{p}+z^{p}-x-y-z$.…",
+                True,
+                None,
+                None,  # answer "proof": no gold
+            )
+        ],
+        [],
+    ),
     "limo": (
         "limo",
         [

@@ -39,6 +39,7 @@ class BespokeFormat(MessagesFormat):
         "bespokelabs/Bespoke-Stratos-17k",
         "HuggingFaceH4/Bespoke-Stratos-17k",
         "open-thoughts/OpenThoughts-114k",
+        "open-thoughts/OpenThoughts2-1M",
         "open-thoughts/OpenThoughts3-1.2M",
         "open-r1/OpenThoughts-114k-math",
     )
