@@ -42,6 +42,18 @@ def test_template_prefix_leaves_problem_and_problem_id_matches_other_sources():
     assert meta["problem_id"] == math["problem_id"]
 
 
+def test_a_problem_that_is_only_the_instruction_is_quarantined():
+    table = datasets.Dataset.from_dict(
+        {
+            "instruction": ["Return your final response within \\boxed{}.", "1+1?"],
+            "response": ["<think>\nx\n</think>\n\n\\boxed{2}"] * 2,
+        }
+    )
+    result = normalize("magpie", table, return_quarantine=True)
+    assert result.dataset["problem"] == ["1+1?"]
+    assert result.summary.reasons == {"problem: only an answer-format instruction, no problem": 1}
+
+
 def test_only_answer_format_instructions_are_stripped():
     assert strip_template(
         "Solve x. Please reason step by step, and put your final answer within \\boxed{}."

@@ -173,6 +173,9 @@ class Records:
             return
         if self.strip_templates:
             problem, template = strip_template(problem)
+            if not problem:
+                self.reject(position, "problem", "only an answer-format instruction, no problem")
+                return
             if template is not None:
                 extra = (
                     {**extra, "prompt_template": template}
