@@ -152,3 +152,15 @@ def test_inspect_with_a_named_format_and_three_rows():
         "Sum the series 1 + 1/2 + 1/4 + ...",
     ]
     assert report.render().count("--- record") == 3
+
+
+def test_inspect_reports_unreadable_lines(tmp_path):
+    lines = (FIXTURES / "gsm8k_real.jsonl").read_text(encoding="utf-8").splitlines()
+    path = tmp_path / "g.jsonl"
+    path.write_text("\n".join([lines[0], "[1, 2]", lines[0]]) + "\n", encoding="utf-8")
+    text = inspect(str(path)).render()
+    assert "format: gsm8k" in text
+    assert (
+        "unreadable lines (quarantined by normalize): 1, first: line 2: an array where one JSON "
+        "object per line is expected" in text
+    )

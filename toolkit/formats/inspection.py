@@ -32,6 +32,7 @@ class Inspection:
     samples: list[dict[str, Any]] = field(default_factory=list)
     quarantined: list[dict[str, Any]] = field(default_factory=list)
     error: AmbiguousFormatError | None = None
+    bad_lines: list[Any] = field(default_factory=list)
 
     def render(self) -> str:
         lines = [
@@ -95,9 +96,10 @@ def inspect(
     quiet.setLevel(logging.WARNING)  # "detected …" and the preview's "kept 3" are noise here
     try:
         fmt_or_name, data = resolve(format, data)
-        table, data, _ = load(data, split, revision, limit)
+        table, data, bad_lines = load(data, split, revision, limit)
         source = _source_name(data, revision)
         inspection = Inspection(source, len(table), list(table.column_names), None, None, [])
+        inspection.bad_lines = bad_lines
         try:
             fmt, detection = choose(fmt_or_name, table, source, options)
         except AmbiguousFormatError as error:
