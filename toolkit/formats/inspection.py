@@ -39,6 +39,12 @@ class Inspection:
             f"source: {self.source} ({self.rows:,} rows)",
             f"columns: {', '.join(self.columns)}",
         ]
+        if self.bad_lines:
+            first = self.bad_lines[0]
+            lines.append(
+                f"unreadable lines (quarantined by normalize): {len(self.bad_lines)}, first: "
+                f"line {first.line}: {first.reason}"
+            )
         if self.detection is not None:
             lines.append(f"format: {self.format} (score {self.detection.score:g})")
         else:
