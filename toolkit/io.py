@@ -28,11 +28,12 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
-
-import datasets
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from toolkit.errors import DataError, MissingError, UsageError
+
+if TYPE_CHECKING:  # a kernel module: datasets is imported where a table is loaded
+    import datasets
 
 LOCAL_SUFFIXES = {
     ".jsonl": "json",
@@ -80,6 +81,8 @@ def collecting_bad_lines() -> Iterator[list[BadLine]]:
 
 def describe_source(source: Any, revision: str | None = None) -> str:
     """A short, human-readable name for a source (used in ``source`` columns and logs)."""
+    import datasets
+
     if isinstance(source, datasets.Dataset):
         name = source.info.dataset_name or "dataset"
     elif hasattr(source, "columns") and hasattr(source, "iloc"):
@@ -97,6 +100,8 @@ def load_table(
     limit: int | None = None,
 ) -> datasets.Dataset:
     """Load ``source`` as a ``datasets.Dataset`` (see the module docstring for what it accepts)."""
+    import datasets
+
     if isinstance(source, datasets.DatasetDict):
         source = source[split or _default_split(source)]
     if isinstance(source, datasets.Dataset):
@@ -129,6 +134,8 @@ def _default_split(dataset_dict: datasets.DatasetDict) -> str:
 
 
 def _load_local(path: Path, split: str | None) -> datasets.Dataset:
+    import datasets
+
     if path.is_dir():
         if (path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists():
             loaded = datasets.load_from_disk(str(path))
@@ -194,6 +201,8 @@ def _load_json_line_by_line(files: list[Path], error: BaseException) -> datasets
     """The slow path after the JSON builder failed: find the bad lines, then either raise on the
     first (one line naming file, line and reason) or, inside :func:`collecting_bad_lines`, load
     the good lines and hand the bad ones to the caller."""
+    import datasets
+
     bad: list[BadLine] = []
     for path in files:
         if path.suffix == ".json" and _starts_with(path, b"["):
