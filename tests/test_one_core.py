@@ -33,9 +33,9 @@ def _chat(model, settings=None) -> list[dict]:
     session = ChatSession(settings or SpaceSettings(backend="openai"), model)
 
     async def turn():
-        shown = []
-        async for shown in session.respond(PROBLEMS[0], []):
-            pass
+        shown: list[dict] = []
+        async for update in session.respond(PROBLEMS[0], []):
+            shown = update
         return shown
 
     return asyncio.run(turn())
