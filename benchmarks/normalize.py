@@ -1,19 +1,27 @@
-"""Benchmark ``toolkit.normalize("magpie", ...)`` against a naive per-row Python loop.
+"""Benchmark ``toolkit.normalize`` against the best peer doing the same work.
 
-Builds synthetic Magpie-Reasoning-shaped rows (instruction, a ``<think>`` response with a few KB
-of thinking, and Magpie's metadata columns) into a Parquet file, then measures, each in its own
-subprocess so that the peak-memory figures are separable:
+The peer is what a user writes without the toolkit: a plain ``datasets.Dataset.map(batched=True)``
+with the *same* split logic — :func:`toolkit.thinking.split_thinking`, the final answer, the
+content hashes, ``messages`` and a JSON ``metadata`` object per row, built in Python — at
+``num_proc`` 1 and N (issue 16). The toolkit runs ``normalize("auto", …)``, so the new format
+detection (a converted sample of rows per candidate format) is inside the measured time.
 
-* ``normalize``: ``toolkit.normalize("magpie", dataset, num_proc=N)`` over the Arrow dataset
-  (memory-mapped, as ``load_table`` gives it) at the requested row counts;
-* ``naive``: the same work one row at a time — iterate rows, ``split_thinking``,
-  ``TraceRecord(...).to_row()`` (hashes, messages, JSON metadata), ``Dataset.from_list``.
+Rows are synthetic Magpie-Reasoning-shaped rows (instruction, a ``<think>`` response with a few KB
+of thinking, Magpie's 14 metadata columns) in a Parquet file, converted once to the Arrow cache
+outside every timed region. Each measurement runs in its own subprocess; the four configurations
+(toolkit/peer × num_proc 1/N) are interleaved within each round, so a change in machine load hits
+both sides of a ratio alike. Printed per round: rows/s of both, the ratio, the load average; then
+min / median of each ratio over the rounds, and the toolkit's best rows/s against the 50k rows/s
+target (with rows per CPU-second, the figure that does not depend on other tenants).
 
-It prints rows/s of both and their ratio from one run, and the peak RSS of the normalize runs at
-each row count (main process and, separately, the largest worker). Usage::
+``--crossover`` measures ``num_proc=1`` against ``num_proc=N`` at growing row counts: the
+smallest row count where the pool wins is what ``toolkit.formats.default_num_proc`` uses.
 
-    python benchmarks/normalize.py                  # 200,000 rows; RSS at 50k and 200k
-    python benchmarks/normalize.py --rows 20000 --rss-rows 5000 20000 --naive-rows 5000
+Usage::
+
+    python benchmarks/normalize.py                      # 50,000 rows, 3 rounds, num_proc 1 and 2
+    python benchmarks/normalize.py --rows 20000 --rounds 5 --num-proc 4
+    python benchmarks/normalize.py --crossover --sizes 5000 20000 50000 100000
 """
 
 from __future__ import annotations
@@ -23,13 +31,15 @@ import json
 import os
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
+
+TARGET_ROWS_PER_S = 50_000
 
 WORDS = [
     "let",
@@ -204,82 +214,61 @@ def build_rows(path: Path, rows: int, seed: int = 0) -> None:
         writer.close()
 
 
-def naive_normalize(dataset):  # the per-row loop the issue compares against
+def peer_map(dataset, num_proc: int):
+    """The peer: ``Dataset.map(batched=True)`` with the same split logic, written as a user would
+    (one Python dict of lists per batch, ``json.dumps`` for the metadata)."""
     import datasets
 
-    from toolkit.schema import FEATURES, TraceRecord
-    from toolkit.thinking import extract_boxed, split_thinking
+    from toolkit.answers import final_answer
+    from toolkit.schema import FEATURES, build_messages, content_hash
+    from toolkit.thinking import split_thinking
 
     consumed = {"instruction", "response"}
-    rows = []
-    for row in dataset:
-        split = split_thinking(row["response"])
-        record = TraceRecord(
-            problem=row["instruction"].strip(),
-            reasoning=split.reasoning,
-            answer=split.answer,
-            reasoning_complete=split.reasoning_complete,
-            final_answer=extract_boxed(split.answer),
-            source="bench",
-            domain="math" if row["task_category"] == "Math" else "general",
-            metadata={k: v for k, v in row.items() if k not in consumed and v is not None},
-        )
-        rows.append(record.to_row())
-    return datasets.Dataset.from_list(rows, features=FEATURES)
+    extra = [name for name in dataset.column_names if name not in consumed]
 
+    def convert(batch):
+        out = {name: [] for name in FEATURES}
+        for i, (instruction, response) in enumerate(
+            zip(batch["instruction"], batch["response"], strict=True)
+        ):
+            problem = instruction.strip()
+            split = split_thinking(response)
+            metadata = {name: batch[name][i] for name in extra if batch[name][i] is not None}
+            out["id"].append(content_hash(problem, split.reasoning, split.answer))
+            out["problem_id"].append(content_hash(problem))
+            out["source"].append("bench")
+            out["problem"].append(problem)
+            out["reasoning"].append(split.reasoning)
+            out["answer"].append(split.answer)
+            out["reasoning_complete"].append(split.reasoning_complete)
+            out["final_answer"].append(final_answer(split.answer))
+            out["gold_answer"].append(None)
+            out["messages"].append(
+                build_messages(
+                    problem,
+                    split.reasoning,
+                    split.answer,
+                    reasoning_complete=split.reasoning_complete,
+                )
+            )
+            out["domain"].append("math" if batch["task_category"][i] == "Math" else "general")
+            out["metadata"].append(
+                json.dumps(metadata, sort_keys=True, ensure_ascii=False, default=str)
+            )
+        return out
 
-class MemorySampler:
-    """Peak memory of this process and of its workers, sampled every 50 ms.
-
-    ``ru_maxrss`` counts the pages of memory-mapped Arrow files that were read, which grow with
-    the data but belong to the page cache (the kernel drops them under pressure). RSS minus
-    shared (file-backed) memory is what the process itself holds: that is the figure that must
-    not grow with the row count.
-    """
-
-    def __init__(self) -> None:
-        import psutil
-
-        self.process = psutil.Process()
-        self.peak = {"main_rss": 0.0, "main_anon": 0.0, "worker_rss": 0.0, "worker_anon": 0.0}
-        self.cpu_seconds = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _sample(self) -> None:
-        import psutil
-
-        info = self.process.memory_info()
-        self._update("main", info.rss, info.rss - info.shared)
-        for worker in self.process.children(recursive=True):
-            try:
-                info = worker.memory_info()
-            except psutil.Error:
-                continue
-            self._update("worker", info.rss, info.rss - info.shared)
-
-    def _update(self, who: str, rss: int, anon: int) -> None:
-        self.peak[f"{who}_rss"] = max(self.peak[f"{who}_rss"], rss / 2**20)
-        self.peak[f"{who}_anon"] = max(self.peak[f"{who}_anon"], anon / 2**20)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.05):
-            self._sample()
-        self.cpu_seconds = time.thread_time()  # the sampler's own CPU, left out of the figures
-
-    def __enter__(self) -> MemorySampler:
-        self._sample()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._sample()
+    return dataset.map(
+        convert,
+        batched=True,
+        batch_size=1000,
+        num_proc=num_proc if num_proc > 1 else None,
+        remove_columns=dataset.column_names,
+        features=datasets.Features(FEATURES),
+    )
 
 
 def child(mode: str, data: Path, rows: int, num_proc: int) -> None:
-    """One measurement in a fresh process: print a JSON line with times and peak memory."""
+    """One measurement in a fresh process: print a JSON line with wall and CPU seconds."""
     import datasets
 
     datasets.disable_caching()  # a fresh map every run (no fingerprint cache hits)
@@ -288,21 +277,19 @@ def child(mode: str, data: Path, rows: int, num_proc: int) -> None:
     from toolkit.io import load_table
 
     dataset = load_table(data, limit=rows)  # memory-mapped Arrow (a contiguous selection)
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    cpu_before = usage.ru_utime + usage.ru_stime
-    with MemorySampler() as memory:
-        start = time.perf_counter()
-        if mode == "normalize":
-            result = normalize("magpie", dataset, num_proc=num_proc, source="bench", progress=False)
-        else:
-            result = naive_normalize(dataset)
-        seconds = time.perf_counter() - start
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    start = time.perf_counter()
+    if mode == "toolkit":
+        result = normalize("auto", dataset, num_proc=num_proc, source="bench", progress=False)
+    else:
+        result = peer_map(dataset, num_proc)
+    seconds = time.perf_counter() - start
     assert len(result) == rows, (len(result), rows)
     own = resource.getrusage(resource.RUSAGE_SELF)
     workers = resource.getrusage(resource.RUSAGE_CHILDREN)  # map workers, joined by now
-    cpu = own.ru_utime + own.ru_stime - cpu_before + workers.ru_utime + workers.ru_stime
-    cpu -= memory.cpu_seconds
-    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, **memory.peak}))
+    cpu = own.ru_utime + own.ru_stime - before.ru_utime - before.ru_stime
+    cpu += workers.ru_utime + workers.ru_stime
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu}))
 
 
 def run_child(mode: str, data: Path, rows: int, num_proc: int, cache: Path) -> dict[str, float]:
@@ -312,77 +299,88 @@ def run_child(mode: str, data: Path, rows: int, num_proc: int, cache: Path) -> d
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"{mode} run failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    measured = json.loads(done.stdout.strip().splitlines()[-1])
+    measured["load"] = os.getloadavg()[0]
+    return measured
+
+
+def compare(data: Path, cache: Path, rows: int, rounds: int, procs: list[int]) -> None:
+    ratios: dict[int, list[float]] = {n: [] for n in procs}
+    best = {"rate": 0.0, "cpu_rate": 0.0, "num_proc": 1}
+    for round_no in range(1, rounds + 1):
+        parts = []
+        for n in procs:
+            ours = run_child("toolkit", data, rows, n, cache)
+            peer = run_child("peer", data, rows, n, cache)
+            ours_rate, peer_rate = rows / ours["seconds"], rows / peer["seconds"]
+            ratios[n].append(ours_rate / peer_rate)
+            if ours_rate > best["rate"]:
+                best = {"rate": ours_rate, "cpu_rate": rows / ours["cpu_seconds"], "num_proc": n}
+            parts.append(
+                f"num_proc={n}: toolkit {ours_rate:,.0f} rows/s ({rows / ours['cpu_seconds']:,.0f}"
+                f"/CPU-s), peer {peer_rate:,.0f} rows/s ({rows / peer['cpu_seconds']:,.0f}/CPU-s),"
+                f" ratio {ours_rate / peer_rate:.2f}x, load {ours['load']:.1f}/{peer['load']:.1f}"
+            )
+        print(f"round {round_no}: " + " | ".join(parts), flush=True)
+    for n in procs:
+        values = ratios[n]
+        print(
+            f"toolkit / datasets.map(batched=True), num_proc={n}: min {min(values):.2f}x, "
+            f"median {statistics.median(values):.2f}x over {len(values)} rounds"
+        )
+    met = "met" if best["rate"] >= TARGET_ROWS_PER_S else "NOT met"
+    print(
+        f"toolkit best: {best['rate']:,.0f} rows/s wall (num_proc={best['num_proc']}), "
+        f"{best['cpu_rate']:,.0f} rows per CPU-second; target {TARGET_ROWS_PER_S:,} rows/s: {met}"
+        f" (load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
+    )
+
+
+def crossover(data: Path, cache: Path, sizes: list[int], procs: int) -> None:
+    print(f"num_proc=1 against num_proc={procs} (toolkit, auto):")
+    for rows in sizes:
+        one = run_child("toolkit", data, rows, 1, cache)
+        many = run_child("toolkit", data, rows, procs, cache)
+        winner = f"num_proc={procs}" if many["seconds"] < one["seconds"] else "num_proc=1"
+        print(
+            f"  {rows:>9,} rows: {one['seconds']:6.2f}s vs {many['seconds']:6.2f}s "
+            f"-> {winner} (load {one['load']:.1f}/{many['load']:.1f})",
+            flush=True,
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=200_000, help="rows for the throughput run")
-    parser.add_argument("--rss-rows", type=int, nargs="*", default=[50_000, 200_000])
-    parser.add_argument("--naive-rows", type=int, default=50_000, help="rows for the naive loop")
-    parser.add_argument("--num-proc", type=int, default=2)
-    parser.add_argument("--child", choices=["normalize", "naive"], help=argparse.SUPPRESS)
+    parser.add_argument("--rows", type=int, default=50_000, help="rows per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (>= 3)")
+    parser.add_argument("--num-proc", type=int, default=os.cpu_count() or 2, help="N")
+    parser.add_argument("--crossover", action="store_true", help="num_proc 1 vs N by row count")
+    parser.add_argument("--sizes", type=int, nargs="*", default=[5_000, 20_000, 50_000, 100_000])
+    parser.add_argument("--child", choices=["toolkit", "peer"], help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child, args.data, args.rows, args.num_proc)
         return
 
-    total = max([args.rows, args.naive_rows, *args.rss_rows])
+    total = max(args.rows, *args.sizes) if args.crossover else args.rows
     with tempfile.TemporaryDirectory(prefix="bench-normalize-") as tmp:
         data = Path(tmp) / "magpie.parquet"
         started = time.perf_counter()
         build_rows(data, total)
-        size_mb = data.stat().st_size / 1e6
         print(
-            f"built {total:,} synthetic Magpie rows ({size_mb:.0f} MB parquet) "
-            f"in {time.perf_counter() - started:.0f}s; {os.cpu_count()} CPUs"
+            f"built {total:,} synthetic Magpie rows ({data.stat().st_size / 1e6:.0f} MB parquet) "
+            f"in {time.perf_counter() - started:.0f}s; {os.cpu_count()} CPUs, load average "
+            f"{os.getloadavg()[0]:.1f}",
+            flush=True,
         )
         cache = Path(tmp) / "hf-cache"
-        # Convert the Parquet file to the Arrow cache once, outside every timed region.
-        run_child("normalize", data, min(total, 1000), 1, cache)
-
-        fast = run_child("normalize", data, args.rows, args.num_proc, cache)
-        naive_rows = min(args.naive_rows, total)
-        naive = run_child("naive", data, naive_rows, 1, cache)
-        fast_rate = args.rows / fast["seconds"]
-        naive_rate = naive_rows / naive["seconds"]
-        fast_cpu_rate = args.rows / fast["cpu_seconds"]
-        naive_cpu_rate = naive_rows / naive["cpu_seconds"]
-        print(f"load average during the runs: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-        print(
-            f"toolkit.normalize('magpie', num_proc={args.num_proc}): {args.rows:,} rows in "
-            f"{fast['seconds']:.1f}s = {fast_rate:,.0f} rows/s "
-            f"({fast_cpu_rate:,.0f} rows per CPU-second)"
-        )
-        print(
-            f"naive per-row loop (1 process):        {naive_rows:,} rows in "
-            f"{naive['seconds']:.1f}s = {naive_rate:,.0f} rows/s "
-            f"({naive_cpu_rate:,.0f} rows per CPU-second)"
-        )
-        print(
-            f"ratio: {fast_rate / naive_rate:.1f}x wall-clock, "
-            f"{fast_cpu_rate / naive_cpu_rate:.1f}x per CPU-second"
-        )
-        if args.num_proc != 1:  # the same rows in one process: the like-for-like comparison
-            single = run_child("normalize", data, naive_rows, 1, cache)
-            print(
-                f"toolkit.normalize('magpie', num_proc=1): {naive_rows:,} rows in "
-                f"{single['seconds']:.1f}s = {naive_rows / single['seconds']:,.0f} rows/s "
-                f"({naive_rows / single['cpu_seconds']:,.0f} rows per CPU-second); "
-                f"ratio to the naive loop {naive['seconds'] / single['seconds']:.1f}x"
-            )
-        for rows in args.rss_rows:
-            measured = (
-                fast
-                if rows == args.rows
-                else run_child("normalize", data, rows, args.num_proc, cache)
-            )
-            print(
-                f"peak at {rows:,} rows: main process RSS {measured['main_rss']:,.0f} MB "
-                f"(anonymous {measured['main_anon']:,.0f} MB), largest worker RSS "
-                f"{measured['worker_rss']:,.0f} MB (anonymous {measured['worker_anon']:,.0f} MB)"
-            )
+        run_child("toolkit", data, min(total, 1000), 1, cache)  # Parquet → Arrow cache, untimed
+        if args.crossover:
+            crossover(data, cache, args.sizes, args.num_proc)
+        else:
+            procs = [1] if args.num_proc <= 1 else [1, args.num_proc]
+            compare(data, cache, args.rows, max(args.rounds, 1), procs)
 
 
 if __name__ == "__main__":

@@ -44,6 +44,13 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
+def benchmark_data() -> Path:
+    """Real benchmark rows vendored with their licence (tests/fixtures/benchmarks/README.md):
+    the first rows of GSM8K and MATH-500 and all of AIME 2024. Always present, CI included."""
+    return FIXTURES / "benchmarks"
+
+
+@pytest.fixture(scope="session")
 def smollm2_dir() -> Path:
     """The real SmolLM2-135M-Instruct as a transformers directory (cached under .toolkit/)."""
     from toolkit.models import smollm2_model_dir

@@ -45,9 +45,9 @@ def test_local_copy_is_found_from_the_benchmark_dir(fixtures_dir, monkeypatch, h
 
 
 def test_one_registry_for_curation_and_evaluation():
-    from toolkit.evaluate.tasks import BENCHMARKS as TASKS
-    from toolkit.evaluate.tasks import Task
-    from toolkit.evaluate.tasks import get_benchmark as get_task
+    from toolkit.evaluation.tasks import BENCHMARKS as TASKS
+    from toolkit.evaluation.tasks import Task
+    from toolkit.evaluation.tasks import get_benchmark as get_task
 
     assert TASKS is BENCHMARKS
     source = get_benchmark("gsm8k")

@@ -330,8 +330,6 @@ def test_forked_scan_matches_single_process(monkeypatch):
 # ---------------------------------------------------------------------------------------------
 # recall against open-r1's approach, on real MATH-500 problems (issue 16)
 
-MATH500_ROWS = Path(__file__).parent / "fixtures" / "decontaminate" / "math500_rows.jsonl"
-
 
 def _open_r1():
     """open-r1's ``scripts/decontaminate.py`` approach, as the benchmark re-implements it."""
@@ -344,9 +342,17 @@ def _open_r1():
     return module
 
 
-def test_every_row_open_r1_flags_is_flagged(monkeypatch, hub_offline):
-    problems = [json.loads(line)["problem"] for line in MATH500_ROWS.read_text().splitlines()]
-    monkeypatch.setenv("TOOLKIT_MATH500_FILE", str(MATH500_ROWS))
+def test_every_row_open_r1_flags_is_flagged(benchmark_data, tmp_path, monkeypatch, hub_offline):
+    # Real MATH-500 rows: the first 40 and every problem shorter than one 8-gram.
+    lines = [
+        line
+        for name in ("math500_test.jsonl", "math500_short_problems.jsonl")
+        for line in (benchmark_data / name).read_text(encoding="utf-8").splitlines()
+    ]
+    problems = [json.loads(line)["problem"] for line in lines]
+    bench = tmp_path / "math500.jsonl"
+    bench.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.setenv("TOOLKIT_MATH500_FILE", str(bench))
     short = "Simplify $(-k + 4) + (-2 + 3k)$."  # 8 tokens for open-r1, 5 words for us
     assert short in problems
     formula = problems[0].split()  # "...form $(r,\\theta),$ where $r > 0$ and $0 \\le \\theta..."

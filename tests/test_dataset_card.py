@@ -151,8 +151,9 @@ def test_template_override(tmp_path, monkeypatch):
 
 
 def _generated_traces() -> datasets.Dataset:
-    """Traces as `toolkit generate` writes them, made on a machine with local paths around."""
-    from toolkit.prompts import TEMPLATES
+    """Traces as `toolkit generate` writes them, made on a machine with local paths around
+    (with the prompt text it should record next to the template id)."""
+    from toolkit.generation.prompts import TEMPLATES
 
     template = TEMPLATES["open-r1"]
     records = [
@@ -171,6 +172,7 @@ def _generated_traces() -> datasets.Dataset:
                 "model": "/home/alice/.cache/toolkit/models/SmolLM2-135M-Instruct",
                 "params": {"temperature": 0.6, "top_p": 0.95, "max_new_tokens": 2048, "seed": None},
                 "template": template.id,
+                "prompt": template.user,
                 "note": "Authorization: Bearer hf_secretTOKEN0123456789abc",
             },
         )
@@ -199,12 +201,12 @@ def test_card_is_publishable_no_paths_no_raw_errors_no_secrets(tmp_path, monkeyp
 
 
 def test_card_carries_sample_prompt_parameters_citation_limitations(tmp_path):
-    from toolkit.prompts import OPEN_R1_INSTRUCTION
+    from toolkit.generation.prompts import OPEN_R1_INSTRUCTION
 
     path = write_dataset_card(_generated_traces(), tmp_path, repo_id="org/gen", version="2.1.0",
                               license="mit")  # fmt: skip
     text = path.read_text()
-    # The exact prompt text (resolved from the template id the traces record) ...
+    # The exact prompt text recorded with the traces ...
     assert OPEN_R1_INSTRUCTION in text and "{{ problem }}" in text
     # ... and the generation parameters from the traces' metadata.
     assert '"max_new_tokens": 2048' in text and '"temperature": 0.6' in text
@@ -242,3 +244,15 @@ def test_licence_is_required_when_unknown_and_inferred_when_known():
     mixed = datasets.concatenate_datasets([known, generated.cast(known.features)])
     with pytest.raises(UsageError):
         resolve_license(mixed, None)
+
+
+def test_card_never_guesses_a_prompt_it_was_not_given(tmp_path):
+    data = records_to_dataset(
+        [
+            TraceRecord(
+                problem="p", reasoning="r", answer="a", metadata={"template": "x@0123abcd"}
+            ),
+        ]
+    )
+    text = write_dataset_card(data, tmp_path, repo_id="o/x", license="mit", plot=False).read_text()
+    assert "template x@0123abcd (its text was not recorded with the traces)" in text

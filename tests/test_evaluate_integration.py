@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from toolkit.cards.model_card import model_index_values, validate_model_card, write_model_card
-from toolkit.evaluate import evaluate
-from toolkit.evaluate.results import DETAIL_COLUMNS, load_results
+from toolkit.evaluation import evaluate
+from toolkit.evaluation.results import DETAIL_COLUMNS, load_results
 
 TASKS = ["gsm8k", "math500", "aime24", "aime25", "gpqa_diamond"]
 MAX_NEW_TOKENS = 12
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def smollm2_run(smollm2_dir, shared_data, fixtures_dir, tmp_path_factory):
+def smollm2_run(smollm2_dir, benchmark_data, fixtures_dir, tmp_path_factory):
     import torch
 
     out = tmp_path_factory.mktemp("smollm2-eval")
@@ -31,13 +31,13 @@ def smollm2_run(smollm2_dir, shared_data, fixtures_dir, tmp_path_factory):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        evaluation = _run(smollm2_dir, shared_data, fixtures_dir, out)
+        evaluation = _run(smollm2_dir, benchmark_data, fixtures_dir, out)
     finally:
         torch.set_num_threads(threads)
     return evaluation, out
 
 
-def _run(smollm2_dir, shared_data, fixtures_dir, out):
+def _run(smollm2_dir, benchmark_data, fixtures_dir, out):
     return evaluate(
         smollm2_dir,
         TASKS,
@@ -45,9 +45,9 @@ def _run(smollm2_dir, shared_data, fixtures_dir, out):
         limit=1,
         max_new_tokens=MAX_NEW_TOKENS,
         data_files={
-            "gsm8k": shared_data / "gsm8k_test.jsonl",
-            "math500": shared_data / "math500_test.jsonl",
-            "aime24": shared_data / "aime24_test.jsonl",
+            "gsm8k": benchmark_data / "gsm8k_test.jsonl",
+            "math500": benchmark_data / "math500_test.jsonl",
+            "aime24": benchmark_data / "aime24_test.jsonl",
             "aime25": fixtures_dir / "evaluate" / "aime25_test.jsonl",
             "gpqa_diamond": fixtures_dir / "evaluate" / "gpqa_diamond.csv",
         },

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from toolkit.evaluate.metrics import (
+from toolkit.evaluation.metrics import (
     default_ks,
     majority_vote,
     mean_and_stderr,

@@ -10,19 +10,19 @@ from typer.testing import CliRunner
 
 from tests.helpers.evaluate import ScriptedBackend, gold_script
 from toolkit.cli import app
-from toolkit.evaluate import evaluate
-from toolkit.evaluate.results import (
+from toolkit.evaluation import evaluate
+from toolkit.evaluation.results import (
     DETAIL_COLUMNS,
     comparison_markdown,
     load_results,
 )
-from toolkit.evaluate.tasks import BENCHMARKS, get_benchmark, resolve_task, user_task
+from toolkit.evaluation.tasks import BENCHMARKS, get_benchmark, resolve_task, user_task
 
 
 @pytest.fixture
-def data_files(fixtures_dir, shared_data):
+def data_files(fixtures_dir, benchmark_data):
     return {
-        "gsm8k": shared_data / "gsm8k_test.jsonl",
+        "gsm8k": benchmark_data / "gsm8k_test.jsonl",
         "aime25": fixtures_dir / "evaluate" / "aime25_test.jsonl",
         "gpqa_diamond": fixtures_dir / "evaluate" / "gpqa_diamond.csv",
     }
@@ -57,7 +57,8 @@ def test_results_and_details_with_known_verdicts(data_files, tmp_path):
     assert results["protocol"]["n"] == 4
     assert (results["protocol"]["temperature"], results["protocol"]["top_p"]) == (0.6, 0.95)
     assert results["model"]["revision"] == "scripted-1"
-    assert backend.calls == [(6, 4, backend.calls[0][2])]  # one generate call for all tasks
+    # one request per problem carries its 4 samples (the local batcher would share batches)
+    assert len(backend.calls) == 6 and {n for _, n, _ in backend.calls} == {4}
     for task in ("gsm8k", "aime25", "gpqa_diamond"):
         entry = results["tasks"][task]
         assert entry["num_problems"] == 2 and entry["n"] == 4 and entry["num_samples"] == 8
@@ -87,13 +88,17 @@ def test_results_and_details_with_known_verdicts(data_files, tmp_path):
     assert first.prompt.endswith("within \\boxed{}.") and first.gold == "18"
 
 
-def test_unclosed_and_truncated_outputs_are_counted(shared_data, tmp_path):
+def test_unclosed_and_truncated_outputs_are_counted(benchmark_data, tmp_path):
     def script(prompt, sample):
-        from toolkit.evaluate.backends import Completion
+        from toolkit.backends import Completion
 
         if sample == 0:
-            return Completion("<think>\nstill thinking about 18", "length", 50)
-        return Completion("<think>\nok\n</think>\n\nNo idea.", "stop", 9)
+            return Completion(
+                "<think>\nstill thinking about 18", finish_reason="length", completion_tokens=50
+            )
+        return Completion(
+            "<think>\nok\n</think>\n\nNo idea.", finish_reason="stop", completion_tokens=9
+        )
 
     evaluation = evaluate(
         "scripted",
@@ -101,7 +106,7 @@ def test_unclosed_and_truncated_outputs_are_counted(shared_data, tmp_path):
         n=2,
         limit=3,
         backend=ScriptedBackend(script),
-        data_files={"math500": shared_data / "math500_test.jsonl"},
+        data_files={"math500": benchmark_data / "math500_test.jsonl"},
         show_progress=False,
     )
     stats = evaluation.results["tasks"]["math500"]["reasoning"]
@@ -111,11 +116,11 @@ def test_unclosed_and_truncated_outputs_are_counted(shared_data, tmp_path):
     assert evaluation.score("math500") == 0.0
 
 
-def test_greedy_forces_one_sample(shared_data):
+def test_greedy_forces_one_sample(benchmark_data):
     backend = ScriptedBackend(gold_script({}, set()))
     backend.script = lambda prompt, sample: __import__(
-        "toolkit.evaluate.backends", fromlist=["Completion"]
-    ).Completion("\\boxed{18}", "stop")
+        "toolkit.backends", fromlist=["Completion"]
+    ).Completion("\\boxed{18}", finish_reason="stop")
     evaluation = evaluate(
         "scripted",
         ["gsm8k"],
@@ -123,7 +128,7 @@ def test_greedy_forces_one_sample(shared_data):
         limit=1,
         greedy=True,
         backend=backend,
-        data_files={"gsm8k": shared_data / "gsm8k_test.jsonl"},
+        data_files={"gsm8k": benchmark_data / "gsm8k_test.jsonl"},
         show_progress=False,
     )
     assert backend.calls[0][1] == 1
@@ -132,7 +137,7 @@ def test_greedy_forces_one_sample(shared_data):
     assert evaluation.score("gsm8k") == 1.0
 
 
-def test_bad_arguments_fail_clearly(shared_data, tmp_path):
+def test_bad_arguments_fail_clearly(benchmark_data, tmp_path):
     backend = ScriptedBackend(gold_script({}, set()))
     with pytest.raises(KeyError, match="unknown task 'mmlu'"):
         evaluate("m", ["mmlu"], backend=backend)
@@ -252,7 +257,7 @@ def test_cli_eval_with_tiny_model(tiny_model_dir, data_files, tmp_path):
     result = CliRunner().invoke(
         app, ["eval", str(tiny_model_dir), "--data-file", "oops", "-o", "x"]
     )
-    assert result.exit_code == 1 and "TASK=PATH" in " ".join(result.output.split())
+    assert result.exit_code == 2 and "TASK=PATH" in " ".join(result.output.split())
 
 
 def _invoke_eval(tiny_model_dir, data_files, out):
@@ -282,7 +287,7 @@ def _invoke_eval(tiny_model_dir, data_files, out):
 
 
 def test_lighteval_adapter_is_optional_and_says_how_to_get_it(tmp_path):
-    from toolkit.evaluate.lighteval_adapter import (
+    from toolkit.evaluation.lighteval_adapter import (
         lighteval_available,
         results_from_lighteval,
         run_lighteval,
@@ -311,5 +316,5 @@ def test_lighteval_adapter_is_optional_and_says_how_to_get_it(tmp_path):
     result = CliRunner().invoke(
         app, ["eval", "m", "--backend", "lighteval", "--tasks", "math500", "-o", str(tmp_path)]
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "'eval' extra" in " ".join(result.output.split())

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from toolkit.evaluate.backends import Completion
-from toolkit.evaluate.runner import score_completions, task_metrics
-from toolkit.evaluate.tasks import (
+from toolkit.backends import Completion
+from toolkit.evaluation.runner import score_completions, task_metrics
+from toolkit.evaluation.tasks import (
     extract_choice,
     extract_gsm8k,
     extract_math,
@@ -24,7 +24,7 @@ def _cases(fixtures_dir):
 def _score(case):
     task = get_benchmark(case["task"])
     completion = Completion(
-        text=case["completion"],
+        content=case["completion"],
         finish_reason=case["finish_reason"],
         reasoning=case.get("reasoning"),
     )
@@ -45,7 +45,7 @@ def test_every_recorded_completion_scores_exactly(fixtures_dir):
             {"index": i, "problem": "p", "gold_answer": c["gold"]} for i, c in enumerate(task_cases)
         ]
         completions = [
-            [Completion(c["completion"], c["finish_reason"], reasoning=c.get("reasoning"))]
+            [Completion(c["completion"], c.get("reasoning"), c["finish_reason"])]
             for c in task_cases
         ]
         samples = score_completions(
@@ -88,7 +88,7 @@ def test_task_metrics_reasoning_statistics(fixtures_dir):
         task,
         rows,
         ["prompt"] * len(cases),
-        [[Completion(c["completion"], c["finish_reason"])] for c in cases],
+        [[Completion(c["completion"], finish_reason=c["finish_reason"])] for c in cases],
         prefilled=[c["prefilled"] for c in cases],
     )
     metrics = task_metrics(samples, n=1)

@@ -225,11 +225,12 @@ EXPECTED: dict[str, list[tuple]] = {
             "math",
         ),
     ],
+    # the final answer stays marked in the answer (\\boxed{N}, issue 12)
     "gsm8k": [
         (
             "Tom has 3 apples and buys 4 more. How many apples does he have?",
             None,
-            "Tom has 3 + 4 = <<3+4=7>>7 apples.",
+            "Tom has 3 + 4 = <<3+4=7>>7 apples.\n\n\\boxed{7}",
             True,
             "7",
             "7",
@@ -238,7 +239,7 @@ EXPECTED: dict[str, list[tuple]] = {
         (
             "A shop sells 250 pens a day for 5 days. How many pens?",
             None,
-            "It sells 250 * 5 = <<250*5=1250>>1,250 pens.",
+            "It sells 250 * 5 = <<250*5=1250>>1,250 pens.\n\n\\boxed{1250}",
             True,
             "1250",
             "1250",
@@ -247,7 +248,7 @@ EXPECTED: dict[str, list[tuple]] = {
         (
             "Über 2 Brücken gehen je 5 Kühe. Wie viele Kühe?",
             None,
-            "2 × 5 = <<2*5=10>>10 Kühe.",
+            "2 × 5 = <<2*5=10>>10 Kühe.\n\n\\boxed{10}",
             True,
             "10",
             "10",
@@ -256,7 +257,7 @@ EXPECTED: dict[str, list[tuple]] = {
         (
             "The temperature is 2 degrees and drops by 5. What is it now?",
             None,
-            "2 - 5 = <<2-5=-3>>-3",
+            "2 - 5 = <<2-5=-3>>-3\n\n\\boxed{-3}",
             True,
             "-3",
             "-3",
@@ -284,8 +285,9 @@ EXPECTED: dict[str, list[tuple]] = {
         ),
     ],
     "bespoke": [
+        # the answer-format instruction moves to metadata["prompt_template"] (issue 12)
         (
-            "Return your final response within \\boxed{}. What is 5 - 3?",
+            "What is 5 - 3?",
             "Five minus three is two.",
             "The result is \\boxed{2}.",
             True,
@@ -763,14 +765,24 @@ def test_arrow_json_matches_json_dumps_on_random_nested_values():
 
 def test_every_format_is_registered():
     assert format_names() == [
+        "am",
         "bespoke",
+        "columns",
+        "dolphin",
+        "generalthought",
         "gsm8k",
+        "limo",
         "magpie",
         "math500",
         "messages",
+        "nemotron",
         "numina",
+        "openmath",
         "openr1",
+        "openthoughts_metadata",
+        "r1distill",
         "s1k",
+        "s1k_r1",
     ]
 
 

@@ -13,12 +13,12 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.helpers.servers import FaultPlan, OpenAIServer
+from toolkit.backends import SamplingParams, backoff_delay
 from toolkit.cli.app import app
-from toolkit.generate import (
+from toolkit.errors import BackendError, DataError, EmptyOutputError, UsageError
+from toolkit.generation import (
     GenerateConfig,
-    GenerationError,
     RateLimiter,
-    backoff_delay,
     generate,
     merge_shards,
     parse_shard,
@@ -26,9 +26,13 @@ from toolkit.generate import (
     request_key,
     shard_range,
 )
-from toolkit.prompts import OPEN_R1_INSTRUCTION, SKY_T1_SYSTEM_PROMPT, PromptTemplate, get_template
+from toolkit.generation.prompts import (
+    OPEN_R1_INSTRUCTION,
+    SKY_T1_SYSTEM_PROMPT,
+    PromptTemplate,
+    get_template,
+)
 from toolkit.schema import loads_metadata, validate_dataset
-from toolkit.teachers import SamplingParams
 
 PROBLEMS = [f"What is {i} + {i * 3}?" for i in range(8)]
 
@@ -84,7 +88,7 @@ def test_request_keys_are_deterministic_and_cover_the_identity():
         request_key("p1", 0, "m2", "open-r1@x", params),
         request_key("p1", 0, "m", "open-r1@y", params),
         request_key("p1", 0, "m", "open-r1@x", SamplingParams(temperature=0.7)),
-        request_key("p1", 0, "m", "open-r1@x", SamplingParams(max_tokens=10)),
+        request_key("p1", 0, "m", "open-r1@x", SamplingParams(max_new_tokens=10)),
     }
     assert key not in others and len(others) == 6
 
@@ -137,7 +141,7 @@ def test_generate_writes_schema_records_with_metadata(tmp_path):
             n=3,
             output=out,
             gold_field="answer",
-            max_tokens=400,
+            max_new_tokens=400,
             return_summary=True,
             price_per_mtok_in=1.0,
             price_per_mtok_out=2.0,
@@ -155,14 +159,17 @@ def test_generate_writes_schema_records_with_metadata(tmp_path):
     assert row["messages"][0]["content"].endswith(OPEN_R1_INSTRUCTION) is False  # the bare problem
     assert row["messages"][-1]["content"].startswith("<think>\nLet me work")
     meta = loads_metadata(row["metadata"])
-    assert meta["teacher"] == {"backend": "openai", "model": "r1", "transport": "http11"}
-    assert meta["params"] == {"temperature": 0.6, "top_p": 0.95, "max_tokens": 400, "seed": None}
+    assert meta["teacher"] == {"backend": "openai", "model": "r1"}
+    assert meta["params"] == {
+        "temperature": 0.6, "top_p": 0.95, "max_new_tokens": 400, "seed": None
+    }  # fmt: skip
     assert meta["finish_reason"] == "stop" and meta["sample_index"] == 1
     assert meta["usage"]["prompt_tokens"] > 0 and meta["usage"]["completion_tokens"] > 0
     assert meta["latency_s"] >= 0.01 and meta["template"].startswith("open-r1@")
     # native n: one request per problem carried all three samples
     assert server.stats["completed"] == 4 and all(b["n"] == 3 for b in server.requests)
-    assert server.requests[0]["messages"][0]["content"] == f"{PROBLEMS[0]}\n{OPEN_R1_INSTRUCTION}"
+    sent = [body["messages"][0]["content"] for body in server.requests]  # arrival order varies
+    assert f"{PROBLEMS[0]}\n{OPEN_R1_INSTRUCTION}" in sent
     summary = result.summary
     assert summary.completed == 12 and summary.failed == 0 and summary.requests == 4
     expected_cost = (summary.prompt_tokens * 1.0 + summary.completion_tokens * 2.0) / 1e6
@@ -247,7 +254,7 @@ def test_resume_skips_finished_keys_and_more_samples_extend_the_run(tmp_path):
     assert more.summary.already_done == 10 and more.summary.completed == 5
     assert keys_of(more.dataset) == [(p, s) for p in range(5) for s in range(3)]
     # a different sampling setup in the same state dir is refused, not mixed
-    with pytest.raises(GenerationError, match="different params"):
+    with pytest.raises(UsageError, match="different params"):
         generate(problems_table(5), "openai", model="m", base_url="http://127.0.0.1:9/v1",
                  n=2, output=out, temperature=1.0, **FAST)  # fmt: skip
 
@@ -275,17 +282,121 @@ def test_bad_rows_are_quarantined_and_missing_fields_named(tmp_path):
     assert result.summary.quarantined_rows == 2 and len(result.dataset) == 2
     errors = (tmp_path / "s" / "errors.jsonl").read_text()
     assert '"row":1' in errors and '"row":2' in errors
-    with pytest.raises(GenerationError, match="problem field 'query' is not a column"):
+    with pytest.raises(UsageError, match="problem field 'query' is not a column"):
         generate(table, "openai", model="m", base_url="http://127.0.0.1:9/v1",
                  problem_field="query", state_dir=tmp_path / "t", **FAST)  # fmt: skip
 
 
 def test_fatal_teacher_error_stops_the_run(tmp_path):
     with OpenAIServer(model="m") as server:
-        with pytest.raises(GenerationError, match="does not exist"):
+        with pytest.raises(BackendError, match="does not exist"):
             generate(problems_table(8), "openai", model="other", base_url=server.url + "/v1",
-                     n=1, state_dir=tmp_path / "s", concurrency=1, **FAST)  # fmt: skip
+                     n=1, state_dir=tmp_path / "s", concurrency=1, check=False,
+                     **FAST)  # fmt: skip
         assert server.stats["/v1/chat/completions"] == 1  # not the whole dataset
+        # with the pre-flight check (the default) not even one chat request is sent
+        with pytest.raises(BackendError, match="does not serve 'other'"):
+            generate(problems_table(8), "openai", model="other", base_url=server.url + "/v1",
+                     n=1, state_dir=tmp_path / "s2", **FAST)  # fmt: skip
+        assert server.stats["/v1/chat/completions"] == 1
+
+
+def test_backend_that_is_down_fails_in_seconds_with_the_cause(tmp_path):
+    """Issue 14, item 7: no minutes of retries and an empty file for a server that is down."""
+    with OpenAIServer(model="m") as server:
+        url = server.url + "/v1"
+    out = tmp_path / "out.parquet"
+    started = time.monotonic()
+    result = CliRunner().invoke(
+        app, ["generate", str(_problems_file(tmp_path)), "--model", "m", "--base-url", url,
+              "-o", str(out), "--no-progress"],
+    )  # fmt: skip
+    assert result.exit_code == 1 and time.monotonic() - started < 20
+    assert "not usable" in result.output and "hint:" in result.output
+    assert not out.exists()
+
+
+def test_every_row_skipped_is_an_error_not_an_empty_success(tmp_path):
+    """Issue 15, item 7: generate used to exit 0 after skipping every row."""
+    table = datasets.Dataset.from_dict({"problem": ["", None]})
+    with OpenAIServer(model="m") as server:
+        with pytest.raises(EmptyOutputError, match="no trace was generated"):
+            generate(table, "openai", model="m", base_url=server.url + "/v1", n=1,
+                     state_dir=tmp_path / "s", **FAST)  # fmt: skip
+        empty = generate(table, "openai", model="m", base_url=server.url + "/v1", n=1,
+                         state_dir=tmp_path / "s", allow_empty=True, **FAST)  # fmt: skip
+    assert len(empty) == 0
+
+
+def test_gold_column_is_detected_like_the_problem_column(tmp_path):
+    """Issue 14, item 6: an `answer` column is the gold answer without --gold-field."""
+    with OpenAIServer(model="m") as server:
+        dataset = generate(problems_table(2), "openai", model="m", base_url=server.url + "/v1",
+                           n=1, state_dir=tmp_path / "s", **FAST)  # fmt: skip
+    assert dataset["gold_answer"] == ["0", "4"]
+
+
+def test_damaged_state_files_are_named_in_the_error(tmp_path):
+    """Issue 15, item 5: a state line without `key`, and a truncated manifest."""
+    state = tmp_path / "s"
+    with OpenAIServer(model="m") as server:
+        common = dict(model="m", base_url=server.url + "/v1", n=1, state_dir=state, **FAST)
+        generate(problems_table(2), "openai", **common)
+        with open(state / "results.jsonl", "ab") as handle:
+            handle.write(b'{"problem_index": 0}\n')
+        with pytest.raises(DataError, match=r"results.jsonl, line 3: a state line without 'key'"):
+            generate(problems_table(2), "openai", **common)
+        (state / "results.jsonl").write_bytes(b"")
+        (state / "manifest.json").write_text('{"identity": {"model"')
+        with pytest.raises(DataError, match=r"manifest.json: not valid JSON"):
+            generate(problems_table(2), "openai", **common)
+
+
+def test_content_parts_and_malformed_bodies_do_not_crash_a_run(tmp_path):
+    """Issue 15, item 5: a list `content` aborted every re-run; malformed JSON is retried."""
+    with OpenAIServer(model="m", content_parts=True) as server:
+        dataset = generate(problems_table(2), "openai", model="m", base_url=server.url + "/v1",
+                           n=1, state_dir=tmp_path / "a", **FAST)  # fmt: skip
+    assert all(answer.startswith("The answer is") for answer in dataset["answer"])
+    faults = FaultPlan(rate_malformed=0.5, faults_per_request=1)
+    with OpenAIServer(model="m", faults=faults) as server:
+        result = generate(problems_table(6), "openai", model="m", base_url=server.url + "/v1",
+                          n=1, state_dir=tmp_path / "b", return_summary=True, **FAST)  # fmt: skip
+        assert server.stats["malformed"] >= 1
+    assert result.summary.failed == 0 and len(result.dataset) == 6
+
+
+def test_secrets_echoed_by_a_failing_server_are_not_stored(tmp_path, monkeypatch):
+    """Issue 15, item 2: errors.jsonl and the CLI output never hold the key."""
+    secret = "sk-proj-ABCDEFGH12345678echoed"
+    monkeypatch.setenv("TEACHER_KEY", secret)
+    faults = FaultPlan(rate_500=1.0, faults_per_request=5)
+    with OpenAIServer(model="m", faults=faults, echo_headers=True) as server:
+        result = CliRunner().invoke(
+            app, ["generate", str(_problems_file(tmp_path)), "--model", "m", "--base-url",
+                  server.url + "/v1", "--api-key-env", "TEACHER_KEY", "-o",
+                  str(tmp_path / "o.parquet"), "--max-retries", "0", "--no-progress"],
+        )  # fmt: skip
+    errors = (tmp_path / "o.parquet.state" / "errors.jsonl").read_text()
+    assert "Request headers" in errors and "***" in errors
+    assert secret not in errors and secret not in result.output
+
+
+def test_merging_part_of_the_shards_is_refused(tmp_path):
+    """Issue 14, item 11: `--merge` of 1 of 8 shards silently made a partial dataset."""
+    with OpenAIServer(model="m") as server:
+        out = tmp_path / "part0.parquet"
+        generate(problems_table(4), "openai", model="m", base_url=server.url + "/v1", n=1,
+                 output=out, shard="0/2", **FAST)  # fmt: skip
+    with pytest.raises(UsageError, match="merging 1 of 2 shards: shard\\(s\\) 1/2 are missing"):
+        merge_shards([out])
+    assert len(merge_shards([out], allow_partial=True)) == 2
+
+
+def _problems_file(tmp_path):
+    source = tmp_path / "problems.jsonl"
+    problems_table(3).to_json(source)
+    return source
 
 
 def test_ollama_backend_end_to_end(tmp_path):
@@ -322,13 +433,13 @@ def test_cli_generate_and_merge(tmp_path):
         merged = runner.invoke(app, ["generate", *shards, "--merge", "-o", str(merged_path)])
         assert merged.exit_code == 0, merged.output
         missing = runner.invoke(app, ["generate", str(source), "-o", str(tmp_path / "x.parquet")])
-        assert missing.exit_code == 1 and "--model is required" in missing.output
+        assert missing.exit_code == 2 and "--model is required" in missing.output
     table = datasets.load_dataset("parquet", data_files=str(merged_path), split="train")
     assert Counter(keys_of(table)) == Counter((p, s) for p in range(4) for s in range(2))
 
 
 def test_config_validation():
-    with pytest.raises(ValueError, match="n must be >= 1"):
+    with pytest.raises(UsageError, match="n must be >= 1"):
         GenerateConfig(n=0)
     with pytest.raises(ValueError, match="top_p"):
         GenerateConfig(top_p=0).params  # noqa: B018
@@ -342,7 +453,7 @@ def test_requests_per_minute_limit_paces_the_run(tmp_path):
         result = generate(
             problems_table(8), "openai", model="m", base_url=server.url + "/v1", n=2,
             state_dir=tmp_path / "s", requests_per_minute=600, tokens_per_minute=10**6,
-            return_summary=True, teacher_options={"native_n": False}, **FAST,
+            return_summary=True, model_options={"native_n": False}, **FAST,
         )  # fmt: skip
         elapsed = time.monotonic() - started
     assert result.summary.requests == 16 and len(result.dataset) == 16
@@ -365,15 +476,13 @@ def test_streaming_run_survives_resets_and_hangs(tmp_path):
 
 def test_transformers_backend_end_to_end(tiny_model_dir, tmp_path):
     dataset = generate(
-        problems_table(3), "transformers", model=str(tiny_model_dir), n=2, max_tokens=4,
-        temperature=0.0, state_dir=tmp_path / "s", teacher_options={"batch_size": 6}, **FAST,
+        problems_table(3), "transformers", model=str(tiny_model_dir), n=2, max_new_tokens=4,
+        temperature=0.0, state_dir=tmp_path / "s", model_options={"batch_size": 6}, **FAST,
     )  # fmt: skip
     validate_dataset(dataset)
     assert keys_of(dataset) == [(p, s) for p in range(3) for s in range(2)]
     meta = loads_metadata(dataset[0]["metadata"])
-    assert meta["teacher"] == {
-        "backend": "transformers",
-        "model": str(tiny_model_dir),
-        "device": "cpu",
-    }
+    assert meta["teacher"]["backend"] == "transformers"
+    assert meta["teacher"]["model"] == str(tiny_model_dir)
+    assert meta["teacher"]["revision"].startswith("sha256:")  # which weights, not where
     assert meta["usage"]["completion_tokens"] <= 4

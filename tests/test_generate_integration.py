@@ -13,7 +13,7 @@ import shutil
 import datasets
 import pytest
 
-from toolkit.generate import generate
+from toolkit.generation import generate
 from toolkit.models import serve_transformers
 from toolkit.schema import loads_metadata, validate_dataset
 
@@ -45,7 +45,7 @@ def test_openai_backend_against_transformers_serve(
         model=str(smollm2_dir),
         base_url=transformers_server + "/v1",
         n=n,
-        max_tokens=12,
+        max_new_tokens=12,
         concurrency=1,  # CPU generation: parallel requests only fight over the cores
         stream=stream,
         state_dir=tmp_path / "state",

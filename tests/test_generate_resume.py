@@ -13,7 +13,7 @@ from pathlib import Path
 import datasets
 
 from tests.helpers.servers import OpenAIServer
-from toolkit.generate import read_jsonl_tolerant
+from toolkit.generation import read_jsonl_tolerant
 from toolkit.schema import loads_metadata, validate_dataset
 
 REPO = Path(__file__).resolve().parent.parent

@@ -20,8 +20,8 @@ from toolkit.cards.model_card import (
     write_model_card,
 )
 from toolkit.cli import app
-from toolkit.evaluate import evaluate
-from toolkit.evaluate.tasks import get_benchmark
+from toolkit.evaluation import evaluate
+from toolkit.evaluation.tasks import get_benchmark
 
 TRAINING_SUMMARY = {
     "schema_version": "1",
@@ -76,11 +76,11 @@ def _run(data_files, correct, output_dir):
 
 
 @pytest.fixture(scope="module")
-def results_pair(fixtures_dir, shared_data, tmp_path_factory):
+def results_pair(fixtures_dir, benchmark_data, tmp_path_factory):
     """A model and a base model evaluated once per module (scripted completions, known scores)."""
     data_files = {
-        "gsm8k": shared_data / "gsm8k_test.jsonl",
-        "math500": shared_data / "math500_test.jsonl",
+        "gsm8k": benchmark_data / "gsm8k_test.jsonl",
+        "math500": benchmark_data / "math500_test.jsonl",
         "aime25": fixtures_dir / "evaluate" / "aime25_test.jsonl",
         "gpqa_diamond": fixtures_dir / "evaluate" / "gpqa_diamond.csv",
     }

@@ -14,10 +14,10 @@ from tests.helpers.evaluate import ScriptedBackend, gold_script
 from tests.helpers.hub import serve_fake_hub
 from toolkit.cards.model_card import validate_model_card
 from toolkit.cli import app
-from toolkit.evaluate import evaluate
-from toolkit.evaluate.tasks import get_benchmark
+from toolkit.evaluation import evaluate
+from toolkit.evaluation.tasks import get_benchmark
+from toolkit.publishing import publish
 from toolkit.store import checkout, list_versions
-from toolkit.publish import publish
 
 
 @pytest.fixture(scope="module")

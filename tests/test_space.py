@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from tests.helpers.space_backends import LoopbackChatServer
 from toolkit.space import (
     NOTICE_PREFIX,
     THINKING_TITLE,
@@ -30,6 +28,8 @@ from toolkit.space import (
     prompt_is_prefilled,
     state_to_messages,
 )
+
+from tests.helpers.space_backends import LoopbackChatServer
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -12,6 +12,7 @@ import socket
 import threading
 
 import pytest
+from toolkit.space import NOTICE_PREFIX, SpaceSettings, build_demo
 
 from tests.helpers.browser import (
     THOUGHT,
@@ -29,7 +30,6 @@ from tests.helpers.browser import (
     wait_thought_settled,
 )
 from tests.helpers.space_backends import LoopbackChatServer
-from toolkit.space import NOTICE_PREFIX, SpaceSettings, build_demo
 
 pytestmark = pytest.mark.integration
 

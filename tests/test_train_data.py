@@ -186,8 +186,8 @@ def test_load_traces_with_unusable_data_names_the_columns(tmp_path):
 
 
 def test_load_traces_reads_a_versioned_dataset_from_the_store(fixtures_dir):
-    from toolkit.store import push
     from toolkit.io import load_table
+    from toolkit.store import push
 
     traces = load_table(fixtures_dir / "train" / "traces.jsonl")
     push(traces.select(range(10)), "me/traces", "1.0", card=False)

@@ -2,33 +2,52 @@
 
 The pipeline, one verb per stage (the CLI has the same verbs)::
 
-    toolkit.generate(...)   # teacher traces: Ollama, OpenAI-compatible, local transformers
+    toolkit.generate(...)   # teacher traces: OpenAI-compatible servers, Ollama, local models
     toolkit.normalize(...)  # any reasoning dataset -> one schema (toolkit.schema)
-    toolkit.verify(...)     # math-verify correctness
+    toolkit.verify(...)     # grade final answers against gold answers (toolkit.answers)
+    toolkit.curate.*        # correct-only, dedup, decontaminate, length filters
     toolkit.push(...)       # versioned datasets (Hub or local store) with dataset cards
     toolkit.train(...)      # YAML recipes: SFT (TRL + PEFT), logits distillation
-    toolkit.evaluate(...)   # GSM8K / MATH-500 / AIME / GPQA, model cards
+    toolkit.evaluate(...)   # GSM8K / MATH-500 / AIME / GPQA with an explicit protocol
+    toolkit.publish(...)    # model card with the eval table, to the Hub or the local store
 
-Public functions are imported here eagerly (their modules import heavy libraries lazily), so that
-``toolkit.normalize`` is the function even after ``toolkit.formats`` has been imported. Import a
-module's other names with ``from toolkit.<module> import <name>``.
+Over a small kernel: :mod:`toolkit.schema`, :mod:`toolkit.thinking`, :mod:`toolkit.answers`,
+:mod:`toolkit.backends`, :mod:`toolkit.store`, :mod:`toolkit.errors`.
+
+The face is lazy: ``import toolkit`` imports nothing heavy, and each name is imported on first
+use. Stage modules are named for what they hold (``toolkit.generation``,
+``toolkit.evaluation``, …), so no public function shadows a module.
 """
 
-from toolkit.evaluate import evaluate
-from toolkit.formats import normalize
-from toolkit.generate import generate
-from toolkit.publish import publish
-from toolkit.schema import FEATURES, TraceRecord
-from toolkit.store import load, push
-from toolkit.thinking import render_thinking, split_thinking
-from toolkit.train import train
-from toolkit.verify import verify
+from __future__ import annotations
 
-__version__ = "0.1.0"
+import importlib
+from typing import TYPE_CHECKING, Any
+
+#: public name -> "module:attribute" (or "module" for a namespace module)
+_EXPORTS = {
+    "generate": "toolkit.generation:generate",
+    "normalize": "toolkit.formats:normalize",
+    "verify": "toolkit.verification:verify",
+    "curate": "toolkit.curate",
+    "push": "toolkit.store:push",
+    "load": "toolkit.store:load",
+    "train": "toolkit.training:train",
+    "evaluate": "toolkit.evaluation:evaluate",
+    "publish": "toolkit.publishing:publish",
+    "split_thinking": "toolkit.thinking:split_thinking",
+    "render_thinking": "toolkit.thinking:render_thinking",
+    "FEATURES": "toolkit.schema:FEATURES",
+    "TraceRecord": "toolkit.schema:TraceRecord",
+    "ToolkitError": "toolkit.errors:ToolkitError",
+}
 
 __all__ = [
     "FEATURES",
+    "ToolkitError",
     "TraceRecord",
+    "__version__",
+    "curate",
     "evaluate",
     "generate",
     "load",
@@ -40,3 +59,45 @@ __all__ = [
     "train",
     "verify",
 ]
+
+if TYPE_CHECKING:
+    __version__: str
+    from toolkit import curate
+    from toolkit.errors import ToolkitError
+    from toolkit.evaluation import evaluate
+    from toolkit.formats import normalize
+    from toolkit.generation import generate
+    from toolkit.publishing import publish
+    from toolkit.schema import FEATURES, TraceRecord
+    from toolkit.store import load, push
+    from toolkit.thinking import render_thinking, split_thinking
+    from toolkit.training import train
+    from toolkit.verification import verify
+
+
+def _version() -> str:
+    """The installed distribution's version (importlib.metadata costs ~0.1 s: only on use)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("r1-distill-toolkit")
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "0+unknown"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        globals()[name] = value = _version()
+        return value
+    target = _EXPORTS.get(name)
+    if target is None:
+        raise AttributeError(f"module 'toolkit' has no attribute {name!r}")
+    module_name, _, attribute = target.partition(":")
+    module = importlib.import_module(module_name)
+    value = getattr(module, attribute) if attribute else module
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

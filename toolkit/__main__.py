@@ -1,3 +1,3 @@
-from toolkit.cli import app
+from toolkit.cli.app import main_entry
 
-app(prog_name="toolkit")
+main_entry()

@@ -4,7 +4,7 @@ A kernel module, because two stages need the same rows: curation compares traini
 the benchmark problems (decontamination) and evaluation scores models on them. Each needs the
 same source, revision and parsing; keeping that in one place means a benchmark that is
 decontaminated against is exactly the one that is evaluated on. What only evaluation needs
-(prompts, answer extraction, metrics) lives in :mod:`toolkit.evaluate.tasks`, which extends
+(prompts, answer extraction, metrics) lives in :mod:`toolkit.evaluation.tasks`, which extends
 :class:`BenchmarkSource`.
 
 Every benchmark loads through the normal dataset path (:func:`toolkit.io.load_table`): a Hub id

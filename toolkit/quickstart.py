@@ -183,7 +183,7 @@ class Quickstart:
     def stage_generate(self) -> dict[str, Any]:
         import datasets
 
-        from toolkit.generate import generate
+        from toolkit.generation import generate
         from toolkit.models import serve_transformers
 
         problems = self._problems()[: self.config.train_problems]
@@ -204,7 +204,7 @@ class Quickstart:
                 n=self.config.samples,
                 output=output,
                 system_prompt=QUICKSTART_SYSTEM_PROMPT,
-                max_tokens=self.config.teacher_max_tokens,
+                max_new_tokens=self.config.teacher_max_tokens,
                 concurrency=self.config.concurrency,
                 request_timeout=300,
                 return_summary=True,
@@ -302,7 +302,7 @@ class Quickstart:
         return {"model_dir": str(result.output_dir)}
 
     def stage_evaluate(self) -> dict[str, Any]:
-        from toolkit.evaluate import evaluate
+        from toolkit.evaluation import evaluate
         from toolkit.io import write_table
         from toolkit.schema import TraceRecord, records_to_dataset
 
@@ -328,7 +328,7 @@ class Quickstart:
         return {"results": str(out_dir / "results.json"), "scores": _scores(results)}
 
     def stage_card(self) -> dict[str, Any]:
-        from toolkit.publish import publish
+        from toolkit.publishing import publish
 
         published = publish(
             self.out("train")["model_dir"],
@@ -374,7 +374,7 @@ class Quickstart:
 
 
 def _scores(results: Any) -> dict[str, float]:
-    """The headline metric of every task in an :class:`~toolkit.evaluate.runner.EvalResults`."""
+    """The headline metric of every task in an :class:`~toolkit.evaluation.runner.EvalResults`."""
     return {task: float(results.score(task)) for task in results.results["tasks"]}
 
 

@@ -43,33 +43,52 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
-
-import datasets
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from toolkit.thinking import render_thinking
 
+if TYPE_CHECKING:
+    import datasets
+
 SCHEMA_VERSION = "1.0"
 
-MESSAGE_FEATURE = {"role": datasets.Value("string"), "content": datasets.Value("string")}
-
-FEATURES = datasets.Features(
-    {
-        "id": datasets.Value("string"),
-        "problem_id": datasets.Value("string"),
-        "source": datasets.Value("string"),
-        "problem": datasets.Value("string"),
-        "reasoning": datasets.Value("string"),
-        "answer": datasets.Value("string"),
-        "reasoning_complete": datasets.Value("bool"),
-        "final_answer": datasets.Value("string"),
-        "gold_answer": datasets.Value("string"),
-        "messages": datasets.List(MESSAGE_FEATURE),
-        "domain": datasets.Value("string"),
-        "metadata": datasets.Value("string"),
-    }
+COLUMNS: tuple[str, ...] = (
+    "id",
+    "problem_id",
+    "source",
+    "problem",
+    "reasoning",
+    "answer",
+    "reasoning_complete",
+    "final_answer",
+    "gold_answer",
+    "messages",
+    "domain",
+    "metadata",
 )
-COLUMNS: tuple[str, ...] = tuple(FEATURES)
+
+
+@cache
+def _features() -> tuple[Any, dict[str, Any]]:
+    """The Arrow types of the schema. Built on first use: ``datasets`` takes about a second to
+    import, and modules that only need :func:`content_hash` or :data:`COLUMNS` (the CLI, the
+    chat Space) should not pay for it."""
+    import datasets
+
+    message = {"role": datasets.Value("string"), "content": datasets.Value("string")}
+    string = datasets.Value("string")
+    types = {name: string for name in COLUMNS}
+    types.update(reasoning_complete=datasets.Value("bool"), messages=datasets.List(message))
+    return datasets.Features(types), message
+
+
+def __getattr__(name: str) -> Any:
+    if name == "FEATURES":
+        return _features()[0]
+    if name == "MESSAGE_FEATURE":
+        return _features()[1]
+    raise AttributeError(f"module 'toolkit.schema' has no attribute {name!r}")
 
 
 def content_hash(*parts: str | None) -> str:
@@ -170,13 +189,14 @@ def empty_columns() -> dict[str, list[Any]]:
 
 def validate_dataset(dataset: datasets.Dataset) -> None:
     """Raise ``ValueError`` naming the first column that does not match the schema."""
+    features = _features()[0]
     missing = [name for name in COLUMNS if name not in dataset.column_names]
     if missing:
         raise ValueError(f"not a toolkit trace dataset: missing column(s) {', '.join(missing)}")
     for name in COLUMNS:
-        if dataset.features[name] != FEATURES[name]:
+        if dataset.features[name] != features[name]:
             raise ValueError(
-                f"column {name!r} has type {dataset.features[name]}, the schema wants {FEATURES[name]}"
+                f"column {name!r} has type {dataset.features[name]}, the schema wants {features[name]}"
             )
 
 
@@ -186,4 +206,6 @@ def records_to_dataset(records: list[TraceRecord]) -> datasets.Dataset:
     for record in records:
         for name, value in record.to_row().items():
             columns[name].append(value)
-    return datasets.Dataset.from_dict(columns, features=FEATURES)
+    import datasets
+
+    return datasets.Dataset.from_dict(columns, features=_features()[0])

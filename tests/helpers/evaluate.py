@@ -1,49 +1,59 @@
-"""A scripted evaluation backend: known completions per problem, so scores are known exactly."""
+"""A scripted model: known completions per problem, so scores are known exactly."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from toolkit.evaluate.backends import Completion, Messages, SamplingParams
+from toolkit.backends import ChatRequest, Completion, Delta, Messages, SamplingParams
 
 
 class ScriptedBackend:
-    """Answers each problem from ``script(prompt, sample) -> Completion`` (no model involved).
+    """A :class:`toolkit.backends.Model` answering each problem from
+    ``script(prompt, sample) -> Completion`` (no model involved).
 
     Used where a test needs exact, chosen verdicts through the whole :func:`toolkit.evaluate`
     path (results.json, details.parquet, cards); real generation is tested with real models.
+    The k-th request for a prompt is its sample k (the engine asks a prompt's samples in order).
     """
 
-    name = "scripted"
-    model_id = "scripted-model"
+    backend = "scripted"
+    model = "scripted-model"
+    supports_native_n = True
 
     def __init__(self, script: Callable[[str, int], Completion], prefilled: bool = False) -> None:
         self.script = script
         self.prefilled = prefilled
-        self.calls: list[tuple[int, int, dict[str, Any]]] = []
+        self.calls: list[tuple[str, int, dict[str, Any]]] = []
+        self._asked: Counter[str] = Counter()
 
-    def generate(
-        self,
-        chats: Sequence[Messages],
-        n: int,
-        params: SamplingParams,
-        progress: Callable[[int], None] | None = None,
-    ) -> list[list[Completion]]:
-        self.calls.append((len(chats), n, params.to_dict()))
-        out = [[self.script(chat[-1]["content"], j) for j in range(n)] for chat in chats]
-        if progress:
-            progress(len(chats) * n)
-        return out
+    async def complete(self, request: ChatRequest) -> list[Completion]:
+        prompt = request.messages[-1]["content"]
+        self.calls.append((prompt, request.n, request.params.as_dict()))
+        first = self._asked[prompt]
+        self._asked[prompt] += request.n
+        return [self.script(prompt, first + j) for j in range(request.n)]
 
-    def prefills_thinking(self, chat: Messages) -> bool:
+    async def stream(self, messages: Messages, params: SamplingParams) -> AsyncIterator[Delta]:
+        completion = self.script(messages[-1]["content"], 0)
+        yield Delta(content=completion.content, reasoning=completion.reasoning or "")
+        yield Delta(finish_reason=completion.finish_reason)
+
+    async def check(self) -> None:
+        return None
+
+    def prefills_thinking(self, messages: Messages) -> bool:
         return self.prefilled
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
     def describe(self) -> dict[str, Any]:
-        return {"id": self.model_id, "path": None, "revision": "scripted-1", "backend": self.name}
+        return {"id": self.model, "path": None, "revision": "scripted-1", "backend": self.backend}
+
+    async def aclose(self) -> None:
+        return None
 
 
 def gold_script(
@@ -59,7 +69,7 @@ def gold_script(
                 answer = gold if sample in correct_samples else wrong
                 text = f"<think>\nLet me think about it, sample {sample}.\n</think>\n\n"
                 text += f"Answer: {answer}" if gold in "ABCD" else f"\\boxed{{{answer}}}"
-                return Completion(text=text, finish_reason="stop", completion_tokens=20)
+                return Completion(text, finish_reason="stop", completion_tokens=20)
         raise AssertionError(f"unknown prompt {prompt[:80]!r}")
 
     return script

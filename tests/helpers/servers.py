@@ -115,6 +115,10 @@ class FaultPlan:
     rate_hang: float = 0.0
     rate_reset: float = 0.0
     rate_stream_error: float = 0.0
+    #: a 200 whose JSON body is cut short (a proxy that truncated it)
+    rate_malformed: float = 0.0
+    #: a stream that stops mid-answer: no finish reason, no ``[DONE]``, the connection dropped
+    rate_drop: float = 0.0
     retry_after: float = 1.0
     hang_s: float = 60.0
     faults_per_request: int = 1
@@ -131,6 +135,8 @@ class FaultPlan:
             ("hang", self.rate_hang),
             ("reset", self.rate_reset),
             ("stream_error", self.rate_stream_error),
+            ("malformed", self.rate_malformed),
+            ("drop", self.rate_drop),
         ):
             if draw < rate:
                 return kind
@@ -240,6 +246,7 @@ class LoopbackServer:
                     break
                 try:
                     response = await self.handle(request)
+                    await self._write_response(writer, response)
                 except _Reset:
                     self.stats["reset"] += 1
                     sock = writer.get_extra_info("socket")
@@ -253,7 +260,6 @@ class LoopbackServer:
                     self.stats["hang"] += 1
                     await asyncio.sleep(self.hang_s)
                     break
-                await self._write_response(writer, response)
                 if request.headers.get("connection", "").lower() == "close":
                     break
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
@@ -372,8 +378,14 @@ class OpenAIServer(LoopbackServer):
         host: str = "127.0.0.1",
         port: int = 0,
         record_requests: bool = True,
+        echo_headers: bool = False,
+        content_parts: bool = False,
     ) -> None:
         super().__init__(host, port, record_requests=record_requests)
+        #: error bodies repeat the request headers (as some proxies do): secrets must not leak
+        self.echo_headers = echo_headers
+        #: message content as OpenAI's content-parts list ``[{"type": "text", "text": ...}]``
+        self.content_parts = content_parts
         self.model = model
         self.latency = latency
         self.reasoning_field = reasoning_field
@@ -407,7 +419,9 @@ class OpenAIServer(LoopbackServer):
             self.api_key is not None
             and request.headers.get("authorization") != f"Bearer {self.api_key}"
         ):
-            return _openai_error(401, "Incorrect API key provided.", "invalid_api_key")
+            return _openai_error(
+                401, "Incorrect API key provided." + self._echo(request), "invalid_api_key"
+            )
         fault = self._fault(self.faults, request)
         if fault == "429":
             self.stats["429"] += 1
@@ -419,8 +433,15 @@ class OpenAIServer(LoopbackServer):
         if fault == "500":
             self.stats["500"] += 1
             return _openai_error(
-                500, "The server had an error while processing your request.", "server_error"
+                500,
+                "The server had an error while processing your request." + self._echo(request),
+                "server_error",
             )
+        if fault == "malformed":
+            self.stats["malformed"] += 1
+            return Response(200, b'{"id": "chatcmpl-cut", "choices": [{"index": 0, "mess')
+        if fault == "drop" and not request.json().get("stream"):
+            fault = "reset"
         if fault == "reset":
             raise _Reset
         if fault == "hang":
@@ -455,14 +476,16 @@ class OpenAIServer(LoopbackServer):
         }
         self._counter += 1
         completion_id = f"chatcmpl-loopback-{self._counter}"
-        self.stats["completed"] += 1
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            return Response(
-                200,
-                content_type="text/event-stream",
-                stream=self._sse(completion_id, choices, usage if include_usage else None),
-            )
+            stream = self._sse(completion_id, choices, usage if include_usage else None)
+            if fault == "drop":
+                self.stats["drop"] += 1
+                stream = _cut(stream)
+            else:
+                self.stats["completed"] += 1
+            return Response(200, content_type="text/event-stream", stream=stream)
+        self.stats["completed"] += 1
         return Response.json(
             self._completion(completion_id, [choice[:3] for choice in choices], usage)
         )
@@ -500,11 +523,20 @@ class OpenAIServer(LoopbackServer):
             return " ".join(words[:max_tokens]), "", "length", max_tokens
         return reasoning, content, "stop", _count_tokens(reasoning) + _count_tokens(content)
 
+    def _echo(self, request: Request) -> str:
+        if not self.echo_headers:
+            return ""
+        return " Request headers: " + json.dumps(request.headers)
+
     def _message(self, reasoning: str, content: str) -> dict[str, Any]:
         if self.reasoning_field is None:
             closed = f"</think>\n\n{content}" if content else ""
-            return {"role": "assistant", "content": f"<think>\n{reasoning}\n{closed}"}
-        return {"role": "assistant", "content": content, self.reasoning_field: reasoning}
+            message = {"role": "assistant", "content": f"<think>\n{reasoning}\n{closed}"}
+        else:
+            message = {"role": "assistant", "content": content, self.reasoning_field: reasoning}
+        if self.content_parts:
+            message["content"] = [{"type": "text", "text": message["content"]}]
+        return message
 
     async def _sse(
         self,
@@ -560,6 +592,14 @@ class OpenAIServer(LoopbackServer):
             cached = json.dumps(body).encode()
             self._fixed[n] = cached
         return cached
+
+
+async def _cut(stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The first half of a stream's events, then a dropped connection."""
+    events = [event async for event in stream]
+    for event in events[: max(1, len(events) // 2)]:
+        yield event
+    raise _Reset
 
 
 def _openai_error(

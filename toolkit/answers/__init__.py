@@ -1,7 +1,7 @@
 """Final answers: the one place that extracts a final answer from a completion and grades it.
 
 (Being consolidated: extraction rules move here from ``toolkit.thinking``, ``toolkit.verify`` and
-``toolkit.evaluate.tasks``.)
+``toolkit.evaluation.tasks``.)
 """
 
 from __future__ import annotations

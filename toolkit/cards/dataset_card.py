@@ -42,10 +42,10 @@ from toolkit.cards.provenance import (
     infer_license,
     license_required_message,
     public_source,
-    redact_secrets,
     source_datasets,
 )
 from toolkit.errors import UsageError
+from toolkit.redact import redact
 from toolkit.tables import splits_of
 
 if TYPE_CHECKING:
@@ -143,8 +143,8 @@ def _percentiles(counts: Sequence[int]) -> dict[str, float]:
 
 def compute_stats(data: Any, *, tokenizer: Any = None) -> CardStats:
     """Statistics over all splits (``data`` is a Dataset or a DatasetDict)."""
-    from toolkit.curate import count_tokens, tokenizer_name
     from toolkit.tables import column_values
+    from toolkit.tokens import count_tokens, tokenizer_name
 
     splits = splits_of(data)
     reasoning: list[str] = []
@@ -291,7 +291,7 @@ def build_dataset_card(
         else "Not set.",
     )
     # Secrets never reach a card, whatever a template or a metadata field put there.
-    card = DatasetCard(redact_secrets(str(card)))
+    card = DatasetCard(redact(str(card)))
     validate_dataset_card(card)
     return card
 

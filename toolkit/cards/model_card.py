@@ -5,7 +5,7 @@ The card is rendered from the packaged ``toolkit/cards/templates/model_card.md.j
 with ``eval_results`` → ``model-index`` (one entry per task and metric, values in percent), plus
 ``base_model``, ``datasets``, ``license``, ``library_name: transformers``, ``tags`` and
 ``pipeline_tag: text-generation``. The numbers are never typed by hand: they come from
-``results.json`` (see :mod:`toolkit.evaluate.results`), and :func:`validate_model_card` parses the
+``results.json`` (see :mod:`toolkit.evaluation.results`), and :func:`validate_model_card` parses the
 written card back and checks that every ``model-index`` value equals the results file.
 
 The body carries the protocol (sampling, ``max_new_tokens``, n, each task's prompt and extraction,
@@ -533,7 +533,7 @@ def write_model_card(
     the model directory itself, so that publishing the folder publishes the card), validated
     against the results file before anything is written."""
     from toolkit.cards.model_plots import plot_evaluation
-    from toolkit.evaluate.results import load_details, load_results
+    from toolkit.evaluation.results import load_details, load_results
 
     folder = Path(model_dir)
     if not folder.is_dir():

@@ -10,17 +10,16 @@ through before it reaches a card.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from toolkit.errors import UsageError
+from toolkit.redact import redact
 
 _METADATA_KEYS = {
     "teacher": ("teacher", "teacher_model", "model"),
-    "prompt_template": ("prompt_template", "template", "system_prompt"),
     "sampling": ("sampling", "sampling_params", "generation_config", "params"),
 }
 _SAMPLING_FIELDS = ("temperature", "top_p", "top_k", "max_tokens", "max_new_tokens", "seed", "n")
@@ -43,8 +42,6 @@ _PATH_CHAR = r"[^\s'\"`|,;()\[\]{}<>]"
 _PATH = re.compile(
     rf"(?<![\w/.~-])(?!//)(?:~?/{_PATH_CHAR}+/{_PATH_CHAR}*|[A-Za-z]:[\\/]{_PATH_CHAR}+)"
 )
-_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{4,}")
-_HF_TOKEN = re.compile(r"\bhf_[A-Za-z0-9]{16,}")
 # "SomethingError: message" / "SomeException(...)": keep the class name, drop the text.
 _RAW_ERROR = re.compile(r"\b([A-Z]\w*(?:Error|Exception))\b(?::|\()[^;]*")
 
@@ -54,28 +51,12 @@ def _basename(path: str) -> str:
     return parts[-1] if parts else path
 
 
-def redact_secrets(text: str) -> str:
-    """Secrets out of ``text``: the toolkit's redaction layer (:mod:`toolkit.redact`) when
-    present; until then the same rules for the secrets cards and the Hub store handle: the Hub
-    token in the environment, bearer headers and anything shaped like a Hugging Face token.
-    (The one fallback; :func:`toolkit.store.hub.server_text` and the cards both call this.)"""
-    try:
-        from toolkit.redact import redact
-    except ImportError:
-        for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
-            value = os.environ.get(name)
-            if value and len(value) >= 6:
-                text = text.replace(value, "***")
-        return _HF_TOKEN.sub("***", _BEARER.sub(r"\1***", text))
-    return redact(text)
-
-
 def public_text(text: str) -> str:
     """``text`` without local paths (kept as their last component), raw error messages (kept
     as the error's class name) or secrets."""
     text = _PATH.sub(lambda match: _basename(match.group(0)), text)
     text = _RAW_ERROR.sub(r"\1", text)
-    return redact_secrets(text)
+    return redact(text)
 
 
 def _public_value(value: Any) -> Any:
@@ -100,22 +81,20 @@ def _distinct(values: Sequence[Any], limit: int = 5) -> list[str]:
     return seen
 
 
-def prompt_text(template: Any) -> str:
-    """The exact text of a prompt template recorded in metadata: a registered template's id
-    (``open-r1@3f2a…``, what ``toolkit generate`` records) becomes its text; text stays text."""
-    if not isinstance(template, str):
-        return json.dumps(template, sort_keys=True)
-    name, _, digest = template.partition("@")
-    if digest and " " not in template:
-        try:
-            from toolkit.prompts import TEMPLATES
-        except ImportError:  # the generation layer moved: show the id
-            return template
-        registered = TEMPLATES.get(name)
-        if registered is not None and registered.id == template:
-            system = f"[system]\n{registered.system}\n[user]\n" if registered.system else ""
-            return system + registered.user
-    return template
+def prompt_text(meta: dict[str, Any]) -> str | None:
+    """The exact prompt recorded in a row's metadata: the user template (``prompt`` or
+    ``prompt_template``) with its ``system_prompt``; else the template id (``template``, e.g.
+    ``open-r1@3f2a…``), marked as such: the card never guesses a text it was not given."""
+    user = meta.get("prompt") or meta.get("prompt_template")
+    system = meta.get("system_prompt")
+    if isinstance(user, str) and user.strip():
+        return (f"[system]\n{system}\n[user]\n" if system else "") + user
+    if isinstance(system, str) and system.strip():
+        return f"[system]\n{system}"
+    template = meta.get("template")
+    if template:
+        return f"template {template} (its text was not recorded with the traces)"
+    return None
 
 
 def _sampling(meta: dict[str, Any]) -> dict[str, Any] | None:
@@ -141,8 +120,8 @@ def collect_lineage(
     """Sources with revisions (the ``source`` column), teachers, prompt templates (as text) and
     sampling parameters (from ``metadata``, first ``scan_rows`` rows per split), and the
     curation steps; every string made public with :func:`public_text`."""
-    from toolkit.curate import CurationReport
     from toolkit.schema import loads_metadata
+    from toolkit.store.lineage import lineage_entries
     from toolkit.tables import column_values, splits_of
 
     sources: Counter[str] = Counter()
@@ -161,20 +140,25 @@ def collect_lineage(
                 continue
             if not isinstance(meta, dict):
                 continue
-            for kind, found in (("teacher", teachers), ("prompt_template", templates)):
-                key = next((k for k in _METADATA_KEYS[kind] if meta.get(k)), None)
-                if key is not None:
-                    found.append(meta[key])
-            if teachers and isinstance(teachers[-1], dict) and teachers[-1].get("model"):
-                teachers[-1] = teachers[-1]["model"]  # {"backend", "model", ...}: the model
+            key = next((k for k in _METADATA_KEYS["teacher"] if meta.get(k)), None)
+            if key is not None:
+                teacher = meta[key]
+                if isinstance(teacher, dict) and teacher.get("model"):
+                    teacher = teacher["model"]  # {"backend", "model", ...}: the model
+                teachers.append(teacher)
+            prompt = prompt_text(meta)
+            if prompt is not None:
+                templates.append(prompt)
             params = _sampling(meta)
             if params:
                 sampling.append(params)
     generated = [s.split(":", 1)[1] for s in sources if s.startswith("generate:")]
     steps = []
-    for entry in lineage or []:
-        report = entry if isinstance(entry, CurationReport) else CurationReport.from_dict(entry)
-        step = _public_value(report.to_dict())
+    for entry in lineage_entries(lineage):
+        step = _public_value(entry)
+        step.setdefault("params", {})
+        step.setdefault("removed_by_reason", {})
+        step.setdefault("notes", [])
         step["params_text"] = json.dumps(
             {k: v for k, v in step["params"].items() if v is not None}, sort_keys=True
         ).replace("|", "\\|")
@@ -183,7 +167,7 @@ def collect_lineage(
         "sources": [public_source(s) for s, _ in sources.most_common()],
         "raw_sources": [s for s, _ in sources.most_common()],
         "teachers": _distinct(generated + teachers),
-        "prompt_templates": [public_text(prompt_text(t)) for t in _distinct_raw(templates, 3)],
+        "prompt_templates": [public_text(t) for t in _distinct_raw(templates, 3)],
         "sampling": _distinct(sampling),
         "steps": steps,
     }
@@ -240,6 +224,5 @@ __all__ = [
     "prompt_text",
     "public_source",
     "public_text",
-    "redact_secrets",
     "source_datasets",
 ]

@@ -13,8 +13,7 @@ from typing import Any
 
 import typer
 
-from toolkit.cli.app import app, console, fail
-from toolkit.errors import ToolkitError
+from toolkit.cli.app import app, console
 
 curate_app = typer.Typer(
     name="curate",
@@ -30,24 +29,13 @@ ALLOW_EMPTY = typer.Option(
 )
 
 
-def _fail(error: Exception) -> None:
-    """One line (plus the hint) for a user error. The CLI's error boundary supersedes this."""
-    message = str(error).splitlines()[0] if str(error) else type(error).__name__
-    hint = getattr(error, "hint", None)
-    fail(f"{message}\n  hint: {hint}" if hint else message, getattr(error, "exit_code", 1))
-
-
 def _run(input_source: str, output: Path, step: Callable[..., Any], **kwargs: Any) -> None:
     from toolkit.curate import read_lineage, write_lineage
     from toolkit.io import load_table, write_table
 
-    try:
-        dataset = load_table(input_source)
-        lineage = read_lineage(input_source) if Path(input_source).exists() else []
-        dataset, report = step(dataset, **kwargs)
-    except (ToolkitError, ValueError, FileNotFoundError) as error:
-        _fail(error)
-        return
+    dataset = load_table(input_source)
+    lineage = read_lineage(input_source) if Path(input_source).exists() else []
+    dataset, report = step(dataset, **kwargs)  # a ToolkitError is one line at the boundary
     written = write_table(dataset, output)
     write_lineage(written, [*lineage, report])
     console.print(report.summary())

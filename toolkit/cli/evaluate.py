@@ -14,144 +14,96 @@ from pathlib import Path
 
 import typer
 
-from toolkit.cli.app import app, console, fail
-
-
-def _parse_data_files(values: list[str] | None) -> dict[str, str]:
-    parsed: dict[str, str] = {}
-    for value in values or []:
-        task, sep, path = value.partition("=")
-        if not sep or not task.strip() or not path.strip():
-            fail(f"--data-file expects TASK=PATH, got {value!r}")
-        parsed[task.strip()] = path.strip()
-    return parsed
+from toolkit.backends.config import ModelConfig
+from toolkit.cli.app import app, console, print_json
+from toolkit.cli.options import with_config
+from toolkit.errors import UsageError
+from toolkit.evaluation.sampling import EvalConfig
 
 
 @app.command("eval")
+@with_config(
+    config=EvalConfig,
+    model=ModelConfig,
+    defaults={"model": {"backend": "transformers"}},
+    exclude={"model": {"model"}},
+)
 def eval_command(
-    model: str = typer.Argument(
+    model_name: str = typer.Argument(
         ...,
-        help="Model directory or Hub id (transformers), or the served model name "
-        "(--backend openai/ollama).",
+        metavar="MODEL",
+        help="Model directory, Hub id, store id (org/name[@version]) or alias (smollm2) for "
+        "transformers, or the served model name (--backend openai/ollama).",
     ),
-    tasks: str = typer.Option(
-        "math500",
-        "--tasks",
-        "-t",
-        help="Comma-separated: gsm8k, math500, aime24, aime25, gpqa_diamond, or a dataset "
-        "(path or org/name) in the trace schema.",
+    output: Path = typer.Option(
+        ..., "--output", "-o", help="Directory for results.json, details.parquet and state/."
     ),
-    n: int = typer.Option(1, "-n", "--num-samples", min=1, help="Samples per problem."),
-    limit: int | None = typer.Option(None, "--limit", min=1, help="First N problems per task."),
-    backend: str = typer.Option(
-        "transformers",
-        "--backend",
-        "-b",
-        help="transformers, openai, ollama, or lighteval (optional adapter, 'eval' extra).",
-    ),
-    max_new_tokens: int = typer.Option(
-        32768, "--max-new-tokens", min=1, help="Generation limit (reasoning + answer)."
-    ),
-    temperature: float = typer.Option(0.6, "--temperature", help="Sampling temperature."),
-    top_p: float = typer.Option(0.95, "--top-p", help="Nucleus sampling top-p."),
-    greedy: bool = typer.Option(False, "--greedy", help="Greedy decoding (forces n=1)."),
-    seed: int = typer.Option(0, "--seed", help="Sampling seed."),
-    batch_size: int = typer.Option(16, "--batch-size", min=1, help="transformers batch size."),
-    threads: int | None = typer.Option(
-        None, "--threads", min=1, help="transformers on CPU: torch threads (1 on a busy machine)."
-    ),
-    data_file: list[str] | None = typer.Option(
-        None, "--data-file", help="TASK=PATH local file for a task (repeatable; offline use)."
-    ),
-    base_url: str | None = typer.Option(
-        None, "--base-url", help="openai: server URL (default http://127.0.0.1:8000/v1)."
-    ),
-    api_key_env: str = typer.Option(
-        "OPENAI_API_KEY", "--api-key-env", help="openai: environment variable holding the key."
-    ),
-    host: str | None = typer.Option(None, "--host", help="ollama: server URL."),
     tokenizer: str | None = typer.Option(
-        None, "--tokenizer", help="openai/ollama: tokenizer for exact thinking-token counts."
+        None, "--tokenizer", help="Servers: tokenizer for exact thinking-token counts."
     ),
-    concurrency: int = typer.Option(16, "--concurrency", min=1, help="Server requests in flight."),
-    system_prompt: str | None = typer.Option(None, "--system-prompt", help="System message."),
-    prefilled_thinking: bool | None = typer.Option(
-        None,
-        "--prefilled-thinking/--no-prefilled-thinking",
-        help="Server backends: the served template opens <think> itself.",
-    ),
-    output: Path = typer.Option(..., "--output", "-o", help="Directory for results + details."),
+    json_output: bool = typer.Option(False, "--json", help="Print results.json to stdout."),
+    *,
+    config: EvalConfig,
+    model: ModelConfig,
 ) -> None:
-    """Evaluate a model: pass@1 over n samples (± stderr), pass@k, maj@n, reasoning statistics."""
-    from toolkit.evaluate import evaluate
-    from toolkit.evaluate.results import comparison_table
+    """Evaluate a model: pass@1 over n samples (± stderr), pass@k, maj@n, reasoning statistics.
 
-    options: dict[str, object] = {}
-    if backend == "openai":
-        options.update(
-            base_url=base_url or "http://127.0.0.1:8000/v1",
-            api_key_env=api_key_env,
-            tokenizer=tokenizer,
-            concurrency=concurrency,
-        )
-    elif backend == "ollama":
-        options.update(host=host, tokenizer=tokenizer, concurrency=concurrency)
-    elif backend == "transformers" and threads:
-        options["num_threads"] = threads
-    elif backend == "lighteval":
-        _run_lighteval(model, tasks, output, max_new_tokens, temperature, top_p, limit)
+    Re-running the same command with the same -o resumes: finished samples are kept.
+    """
+    from toolkit.evaluation import evaluate
+    from toolkit.evaluation.results import comparison_table
+
+    if model.backend == "lighteval":
+        _run_lighteval(model_name, config, output)
         return
-    elif backend != "transformers":
-        fail(f"unknown backend {backend!r}; use transformers, openai, ollama or lighteval")
-    try:
-        evaluation = evaluate(
-            model,
-            tasks,
-            n=n,
-            limit=limit,
-            backend=backend,
-            max_new_tokens=max_new_tokens,
-            temperature=temperature,
-            top_p=top_p,
-            greedy=greedy,
-            seed=seed,
-            batch_size=batch_size,
-            data_files=_parse_data_files(data_file),
-            output_dir=output,
-            system_prompt=system_prompt,
-            prefilled_thinking=prefilled_thinking,
-            backend_options={k: v for k, v in options.items() if v is not None},
-        )
-    except (ValueError, KeyError, FileNotFoundError, RuntimeError, OSError) as error:
-        fail(str(error).strip("'\""))
-    console.print(comparison_table([evaluation.results]))
-    console.print(f"[green]wrote[/] {evaluation.results_path} and {evaluation.details_path}")
+    model.model = model_name
+    built = model.build(timeout=config.request_timeout)
+    if tokenizer:
+        _attach_tokenizer(built, tokenizer)
+    evaluation = evaluate(
+        built,
+        config.tasks,
+        config=config,
+        output_dir=output,
+        prefilled_thinking=model.prefilled_thinking,
+    )
+    if json_output:
+        print_json(evaluation.results)
+    else:
+        console.print(comparison_table([evaluation.results]))
+        console.print(f"[green]wrote[/] {evaluation.results_path} and {evaluation.details_path}")
+    if evaluation.incomplete is not None:
+        raise evaluation.incomplete
 
 
-def _run_lighteval(
-    model: str,
-    tasks: str,
-    output: Path,
-    max_new_tokens: int,
-    temperature: float,
-    top_p: float,
-    limit: int | None,
-) -> None:
-    from toolkit.evaluate.lighteval_adapter import run_lighteval
+def _attach_tokenizer(model: object, tokenizer: str) -> None:
+    """Exact token counts for a served model: count with its tokenizer, loaded locally."""
+    from transformers import AutoTokenizer
+
+    from toolkit.models import resolve_model
+
+    loaded = AutoTokenizer.from_pretrained(resolve_model(tokenizer))
+    model.count_tokens = lambda text: (  # type: ignore[attr-defined]
+        len(loaded(text, add_special_tokens=False)["input_ids"]) if text else 0
+    )
+
+
+def _run_lighteval(model: str, config: EvalConfig, output: Path) -> None:
+    from toolkit.evaluation.lighteval_adapter import run_lighteval
 
     try:
         results = run_lighteval(
             model,
-            [t.strip() for t in tasks.split(",") if t.strip()],
+            [t.strip() for t in config.tasks.split(",") if t.strip()],
             output_dir=output,
-            max_new_tokens=max_new_tokens,
-            temperature=temperature,
-            top_p=top_p,
-            limit=limit,
+            max_new_tokens=config.max_new_tokens or 32768,
+            temperature=config.temperature,
+            top_p=config.top_p,
+            limit=config.limit,
         )
-    except (ImportError, ValueError) as error:
-        fail(str(error))
-    from toolkit.evaluate.results import comparison_table
+    except ImportError as error:
+        raise UsageError(str(error), hint="pip install 'r1-distill-toolkit[eval]'") from None
+    from toolkit.evaluation.results import comparison_table
 
     console.print(comparison_table([results]))
 
@@ -177,20 +129,17 @@ def card_command(
     """Write README.md (model card with a validated model-index eval table) and eval_plot.png."""
     from toolkit.cards.model_card import write_model_card
 
-    try:
-        written = write_model_card(
-            model_dir,
-            results,
-            base_results=base_results,
-            output_dir=output,
-            repo_id=repo_id,
-            base_model=base_model,
-            license=license_id,
-            datasets=dataset or None,
-            space_url=space_url,
-        )
-    except (ValueError, FileNotFoundError) as error:
-        fail(str(error))
+    written = write_model_card(
+        model_dir,
+        results,
+        base_results=base_results,
+        output_dir=output,
+        repo_id=repo_id,
+        base_model=base_model,
+        license=license_id,
+        datasets=dataset or None,
+        space_url=space_url,
+    )
     console.print(
         f"[green]wrote[/] {written.readme}" + (f" and {written.plot}" if written.plot else "")
     )
@@ -214,23 +163,20 @@ def publish_command(
     message: str | None = typer.Option(None, "--message", "-m", help="Commit message."),
 ) -> None:
     """Push weights, model card, plot and results to the Hub (or the local store), tag a version."""
-    from toolkit.publish import publish
+    from toolkit.publishing import publish
 
-    try:
-        published = publish(
-            model_dir,
-            repo_id,
-            results=results,
-            base_results=base_results,
-            version=version,
-            create_pr=create_pr,
-            private=private,
-            store=store,
-            message=message,
-            license=license_id,
-        )
-    except (ValueError, FileNotFoundError, RuntimeError, OSError) as error:
-        fail(str(error))
+    published = publish(
+        model_dir,
+        repo_id,
+        results=results,
+        base_results=base_results,
+        version=version,
+        create_pr=create_pr,
+        private=private,
+        store=store,
+        message=message,
+        license=license_id,
+    )
     push = published.push
     where = push.pr_url or push.url_or_path
     state = "published" if push.created else "unchanged (identical to)"
@@ -246,12 +192,9 @@ def compare_command(
     markdown: bool = typer.Option(False, "--markdown", help="Print a markdown table."),
 ) -> None:
     """Compare result files side by side: headline metric ± stderr per task and protocol."""
-    from toolkit.evaluate.results import comparison_markdown, comparison_table, load_results
+    from toolkit.evaluation.results import comparison_markdown, comparison_table, load_results
 
-    try:
-        loaded = [load_results(path) for path in results]
-    except (ValueError, FileNotFoundError) as error:
-        fail(str(error))
+    loaded = [load_results(path) for path in results]
     if markdown:
         typer.echo(comparison_markdown(loaded))
     else:

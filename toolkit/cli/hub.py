@@ -1,4 +1,8 @@
-"""``toolkit push`` and ``toolkit load``: versioned datasets on the Hub or the local store."""
+"""``toolkit push`` and ``toolkit load``: versioned datasets on the Hub or the local store.
+
+User errors (a bad id or version, a store path that is a file, the Hub offline or refusing) are
+:class:`toolkit.errors.ToolkitError` and reach the CLI's error boundary as one line and a hint.
+"""
 
 from __future__ import annotations
 
@@ -6,38 +10,7 @@ from pathlib import Path
 
 import typer
 
-from toolkit.cli.app import app, console, fail
-from toolkit.errors import DataError, ToolkitError
-
-
-def _fail(error: Exception) -> None:
-    """One line (plus the hint) for a user error. The CLI's error boundary supersedes this."""
-    message = str(error).splitlines()[0] if str(error) else type(error).__name__
-    hint = getattr(error, "hint", None)
-    fail(f"{message}\n  hint: {hint}" if hint else message, getattr(error, "exit_code", 1))
-
-
-def _check_input_has_rows(source: str) -> None:
-    """Refuse an empty input file in one line: ``datasets`` would fail with a message about its
-    own internals ("Instruction 'train' corresponds to no data", or a bare StopIteration)."""
-    path = Path(source)
-    if not path.is_file():
-        return
-    empty = path.stat().st_size == 0
-    if not empty and path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        empty = pq.ParquetFile(path).metadata.num_rows == 0
-    elif not empty and path.suffix in (".jsonl", ".json"):
-        with path.open("rb") as handle:
-            empty = not any(block.strip() for block in iter(lambda: handle.read(1 << 16), b""))
-    if empty:
-        raise DataError(
-            "0 rows; nothing to publish",
-            path=str(path),
-            hint="an earlier step removed every row: check its summary (e.g. `curate "
-            "correct-only` after a `verify` without gold answers)",
-        )
+from toolkit.cli.app import app, console
 
 
 @app.command("push")
@@ -76,48 +49,43 @@ def push_command(
     from toolkit.curate.lineage import parse_lineage, read_lineage
     from toolkit.store import check_repo_id, check_version, push, push_folder, resolve_target
 
-    try:
-        check_repo_id(repo_id)  # argument mistakes first, before any file is read
-        check_version(version)
-        target = resolve_target(store)
-        if folder:
-            result = push_folder(
-                input_source,
-                repo_id,
-                repo_type=repo_type,
-                version=version,
-                create_pr=create_pr,
-                private=private,
-                store=target,
-                message=message,
-                branch=branch,
-            )
-        else:
-            from toolkit.io import load_table
+    check_repo_id(repo_id)  # argument mistakes first, before any file is read
+    check_version(version)
+    target = resolve_target(store)
+    if folder:
+        result = push_folder(
+            input_source,
+            repo_id,
+            repo_type=repo_type,
+            version=version,
+            create_pr=create_pr,
+            private=private,
+            store=target,
+            message=message,
+            branch=branch,
+        )
+    else:
+        from toolkit.io import load_table
 
-            _check_input_has_rows(input_source)
-            dataset = load_table(input_source)
-            steps = (
-                parse_lineage(lineage.read_text(encoding="utf-8"), lineage)
-                if lineage is not None
-                else read_lineage(input_source)
-            )
-            result = push(
-                dataset,
-                repo_id,
-                version,
-                card=not no_card,
-                license=license,
-                private=private,
-                branch=branch,
-                create_pr=create_pr,
-                store=target,
-                message=message,
-                lineage=steps,
-            )
-    except (ToolkitError, ValueError, FileNotFoundError) as error:
-        _fail(error)
-        return
+        dataset = load_table(input_source)
+        steps = (
+            parse_lineage(lineage.read_text(encoding="utf-8"), lineage)
+            if lineage is not None
+            else read_lineage(input_source)
+        )
+        result = push(
+            dataset,
+            repo_id,
+            version,
+            card=not no_card,
+            license=license,
+            private=private,
+            branch=branch,
+            create_pr=create_pr,
+            store=target,
+            message=message,
+            lineage=steps,
+        )
     if result.created:
         console.print(
             f"pushed {repo_id} version {result.version} ({result.revision[:12]}) → "
@@ -145,11 +113,7 @@ def load_command(
     from toolkit.io import write_table
     from toolkit.store import load
 
-    try:
-        dataset = load(repo_id, version, split=split, store=store)
-    except (ToolkitError, ValueError, FileNotFoundError) as error:
-        _fail(error)
-        return
+    dataset = load(repo_id, version, split=split, store=store)
     label = f"{repo_id}@{'v' + version if version else 'latest'}"
     if output is not None:
         written = write_table(dataset, output)

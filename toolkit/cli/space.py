@@ -75,38 +75,42 @@ def space(
     ),
 ) -> None:
     """Chat with a model in the browser: thinking streams into a panel, the answer apart."""
-    from toolkit.space import BackendUnavailable, SpaceSettings, build_demo, make_backend
+    import asyncio
+
+    from toolkit.chat import SpaceSettings, build_demo
 
     if backend is not None and backend.strip().lower() not in ("transformers", "ollama", "openai"):
         fail(f"--backend {backend!r} is not one of transformers, ollama, openai")
-    try:
-        settings = SpaceSettings.from_env(
-            backend=backend.strip().lower() if backend else None,
-            model=model,
-            base_url=base_url,
-            system_prompt=system_prompt,
-            max_new_tokens=max_new_tokens,
-            temperature=temperature,
-        )
-    except ValueError as error:
-        fail(str(error))
-        return
+    settings = SpaceSettings.from_env(
+        backend=backend.strip().lower() if backend else None,
+        model=model,
+        base_url=base_url,
+        system_prompt=system_prompt,
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+    )
     if settings.backend == "transformers" and settings.model and _looks_like_path(settings.model):
         from dataclasses import replace
 
         settings = replace(settings, model=_check_model_dir(settings.model))
 
-    chat_backend = make_backend(settings)
-    console.print(f"[bold]toolkit space[/]: {chat_backend.describe()}")
-    load = getattr(chat_backend, "load", None)
-    if preload and load is not None:
-        with console.status(f"loading {settings.resolved_model} …"):
-            try:
-                load()
-            except BackendUnavailable as error:
-                fail(str(error))
-    demo = build_demo(settings, backend=chat_backend)
+    model_object = settings.build_model()
+    console.print(f"[bold]toolkit space[/]: {model_object.backend} · {model_object.model}")
+    if preload:
+        with console.status(f"checking {settings.resolved_model} …"):
+            asyncio.run(_check(model_object))
+    demo = build_demo(settings, model=model_object)
     launch(demo, host=host, port=port, share=share)
+
+
+async def _check(model: object) -> None:
+    """Load a local model, or check a server serves the model, then release the connection
+    (it was opened on this event loop; Gradio serves on its own)."""
+    try:
+        await model.check()  # type: ignore[attr-defined]
+    finally:
+        if model.backend != "transformers":  # type: ignore[attr-defined]
+            await model.aclose()  # type: ignore[attr-defined]
 
 
 def launch(demo: object, *, host: str, port: int, share: bool) -> None:

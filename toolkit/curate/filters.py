@@ -8,14 +8,13 @@ Each filter decides per row from columns that earlier stages wrote (``correct`` 
 from __future__ import annotations
 
 import os
-import re
 from collections import Counter
-from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from toolkit.curate.report import CurationReport, apply_reasons, require_column
 from toolkit.errors import UsageError
 from toolkit.tables import add_column, column_values
+from toolkit.tokens import count_tokens, estimate_tokens, token_counter, tokenizer_name
 
 if TYPE_CHECKING:
     import datasets
@@ -128,18 +127,7 @@ def pass_rate(
 # ---------------------------------------------------------------------------------------------
 # length in tokens
 
-_ESTIMATE_TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 TEXT_FIELDS = ("problem", "reasoning", "answer")
-
-
-def estimate_tokens(text: str | None) -> int:
-    """A fast tokenizer-free estimate: one token per word and one per punctuation mark.
-
-    For English prose and LaTeX this lands within ~15 % of BPE tokenizers of R1-distill models
-    (words of 1 token, ``\\frac{1}{2}`` ≈ 7), and costs nothing to load; pass a tokenizer to
-    :func:`length_filter` for exact budgets.
-    """
-    return len(_ESTIMATE_TOKEN.findall(text)) if text else 0
 
 
 def _field_texts(dataset: datasets.Dataset, text_field: str) -> list[str]:
@@ -156,43 +144,6 @@ def _field_texts(dataset: datasets.Dataset, text_field: str) -> list[str]:
         ]
     require_column(dataset, text_field, "length_filter")
     return [value or "" for value in column_values(dataset, text_field)]
-
-
-def token_counter(
-    tokenizer: str | os.PathLike[str] | Any | None,
-) -> Callable[[list[str]], list[int]]:
-    """A batch token counter: a tokenizer (name, path or object) or :func:`estimate_tokens`."""
-    if tokenizer is None:
-        return lambda texts: [estimate_tokens(t) for t in texts]
-    if isinstance(tokenizer, str | os.PathLike):
-        from transformers import AutoTokenizer
-
-        tokenizer = AutoTokenizer.from_pretrained(str(tokenizer))
-
-    def count(texts: list[str]) -> list[int]:
-        encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
-        return [len(ids) for ids in encoded]
-
-    return count
-
-
-def count_tokens(
-    texts: Sequence[str], tokenizer: str | os.PathLike[str] | Any | None = None
-) -> list[int]:
-    counter = token_counter(tokenizer)
-    counts: list[int] = []
-    for start in range(0, len(texts), 1000):
-        counts.extend(counter(list(texts[start : start + 1000])))
-    return counts
-
-
-def tokenizer_name(tokenizer: Any) -> str:
-    """How token counts were made, for reports and cards."""
-    if tokenizer is None:
-        return "estimate (words + punctuation)"
-    if isinstance(tokenizer, str | os.PathLike):
-        return str(tokenizer)
-    return str(getattr(tokenizer, "name_or_path", type(tokenizer).__name__))
 
 
 def length_filter(

@@ -159,3 +159,18 @@ def json_objects(columns: dict[str, pa.Array | pa.ChunkedArray], size: int) -> p
     body = parts[0] if len(parts) == 1 else _join(parts)
     body = pc.utf8_slice_codeunits(body, 2)  # drop the leading ", "
     return _join(["{", body, "}"])
+
+
+def json_members(table: pa.Table, columns: Sequence[str]) -> pa.Array | None:
+    """The passthrough metadata of every row of ``table`` as JSON object members with a leading
+    separator (``', "key": value, …'``), column-wise. Null values are left out: an absent key
+    and a null mean the same to every reader, and it keeps the metadata of sparse sources small.
+    """
+    if not columns:
+        return None
+    parts = []
+    for name in sorted(columns):
+        value = json_array(table.column(name))
+        fragment = _join([", " + JSON_ENCODER.encode(name) + ": ", value])
+        parts.append(pc.fill_null(fragment, ""))
+    return parts[0] if len(parts) == 1 else _join(parts)

@@ -33,6 +33,7 @@ class MagpieFormat(Format):
         "Magpie-Align/Magpie-Reasoning-V1-150K-CoT-Deepseek-R1-Llama-70B",
     )
     domain = "general"
+    expects_reasoning = True
 
     def convert(self, batch: Batch, out: Records) -> None:
         categories = batch.column("task_category")

@@ -6,7 +6,12 @@ first assistant turn after it is split with :func:`toolkit.thinking.split_thinki
 style, including a separate ``reasoning_content``/``thinking``/``reasoning`` key on the turn); a
 system turn before it, or a ``system`` column, is kept as the system prompt. Later turns are kept
 in ``metadata["further_turns"]``. Option ``column`` picks the list column (default: ``messages``,
-else ``conversations``).
+else ``conversations``). A ``domain`` column (OpenThoughts3) sets the domain; otherwise boxed
+answers are math and fenced code is code.
+
+Known sets in this format: open-r1/Mixture-of-Thoughts (``messages``, ``num_tokens``,
+``source``), and any TRL/OpenAI-style chat table. Generic: auto-detection picks it only when no
+dataset-specific format passes its checks.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from toolkit.formats.base import (
     register_format,
     require_text,
 )
+from toolkit.formats.mapped import short_gold
 from toolkit.thinking import split_thinking
 
 ROLE_ALIASES = {
@@ -85,8 +91,14 @@ class MessagesFormat(Format):
     required = (("messages", "conversations"),)
     consumed = ("system",)
     options: ClassVar[dict[str, Any]] = {"column": None}
+    hub_ids = ("open-r1/Mixture-of-Thoughts",)
+    hub_defaults: ClassVar[dict[str, dict[str, str]]] = {
+        "open-r1/Mixture-of-Thoughts": {"config": "all"}
+    }
     domain = "general"
-    priority = -10
+    generic = True
+    #: Columns holding a reference solution for the gold answer (first present wins).
+    gold_columns: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -109,22 +121,35 @@ class MessagesFormat(Format):
         consumed = {self.turns_column(columns), *self.consumed}
         return [name for name in columns if name not in consumed]
 
+    def gold_column(self, columns: Iterable[str]) -> str | None:
+        present = set(columns)
+        return next((name for name in self.gold_columns if name in present), None)
+
     def convert(self, batch: Batch, out: Records) -> None:
-        field = self.turns_column(batch.table.column_names)
+        columns = batch.table.column_names
+        field = self.turns_column(columns)
         systems = batch.column("system")
+        domains = batch.column("domain")
+        gold_column = self.gold_column(columns)
+        golds = batch.column(gold_column) if gold_column else None
         for i, turns in enumerate(batch.column(field)):
             try:
                 system = optional_text(systems[i], "system")
                 system, problem, text, reasoning, further = parse_conversation(turns, field, system)
+                gold = short_gold(optional_text(golds[i], gold_column)) if golds else None
             except BadRow as bad:
                 out.reject(i, bad.field, bad.reason)
                 continue
             split = split_thinking(text, reasoning=reasoning)
+            domain = domains[i]
             out.add_split(
                 i,
                 problem,
                 split,
+                gold,
                 system=system,
-                domain=guess_domain(problem, split.answer, self.domain),
+                domain=domain.strip().lower()
+                if isinstance(domain, str) and domain.strip()
+                else guess_domain(problem, split.answer, self.domain),
                 extra={"further_turns": further} if further else None,
             )

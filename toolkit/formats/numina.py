@@ -22,7 +22,7 @@ class NuminaFormat(Format):
     name = "numina"
     description = "NuminaMath-CoT/-TIR/-1.5 (problem, solution, answer; no separate thinking)"
     required = ("problem", "solution")
-    signature = ("source", "messages", "problem_type", "question_type")
+    signature = ("source", "messages", "problem_type", "question_type", "answer")
     consumed = ("problem", "solution", "messages", "answer")
     hub_ids = ("AI-MO/NuminaMath-CoT", "AI-MO/NuminaMath-1.5", "AI-MO/NuminaMath-TIR")
 

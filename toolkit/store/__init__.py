@@ -159,7 +159,7 @@ def load_lineage(
     repo_id: str, version: str | None = None, *, store: StoreSpec = None
 ) -> list[dict[str, Any]]:
     """The curation lineage recorded with a version (``[]`` when none was recorded)."""
-    from toolkit.curate.lineage import parse_lineage
+    from toolkit.store.lineage import parse_lineage
 
     check_repo_id(repo_id)
     target = resolve_target(store)

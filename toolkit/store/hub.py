@@ -9,8 +9,9 @@ Every Hub call goes through :func:`_hub_errors`, which turns what ``huggingface_
 HTTP client raise (offline mode, connection refused, 401, 404, 5xx) into one-line
 :class:`toolkit.errors.StoreError` / :class:`~toolkit.errors.MissingError` with a hint, instead
 of a 100-line traceback. Text written by the server enters an error message in exactly one
-place, :func:`server_text`, which redacts secrets (a proxy that echoes request headers would
-otherwise put ``Authorization: Bearer hf_…`` into the message).
+place, :func:`server_text`, which redacts secrets with :func:`toolkit.redact.redact` (a proxy
+that echoes request headers would otherwise put ``Authorization: Bearer hf_…`` into the
+message).
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from toolkit.cards.provenance import redact_secrets
 from toolkit.errors import MissingError, StoreError, UsageError
+from toolkit.redact import redact
 from toolkit.store.base import (
     DEFAULT_BRANCH,
     MANIFEST,
@@ -57,7 +58,7 @@ def server_text(error: BaseException) -> str:
     the server's own message when it sent one, else the first line of the exception; redacted
     and shortened."""
     text = getattr(error, "server_message", None) or str(error) or type(error).__name__
-    text = " ".join(redact_secrets(str(text)).split())
+    text = " ".join(redact(text).split())
     return text if len(text) <= _MAX_SERVER_TEXT else text[: _MAX_SERVER_TEXT - 1] + "…"
 
 

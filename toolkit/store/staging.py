@@ -125,7 +125,7 @@ def push_dataset(
     lineage: Sequence[Any] | None = None,
 ) -> PushResult:
     """Stage ``dataset`` and hand it to ``store`` (see :func:`toolkit.store.push`)."""
-    from toolkit.curate.lineage import lineage_entries
+    from toolkit.store.lineage import lineage_entries
 
     check_repo_id(repo_id)
     version = check_version(version)

@@ -1,0 +1,536 @@
+"""The evaluation loop: prompts → ``n`` completions → split reasoning → extract → grade → metrics.
+
+The protocol is explicit and lands in results.json verbatim: sampling parameters, the token
+limit, the seed, each task's prompt template and extraction rule, the model and data revisions.
+Answers are extracted from the *answer part* of a completion, after
+:func:`toolkit.thinking.split_thinking` has removed the reasoning; a completion whose reasoning
+never closed (typically cut off by ``max_new_tokens``) has no answer — it is counted as such and
+scored as wrong, never rescued by grabbing a number from the middle of the thinking. Grading is
+:mod:`toolkit.verify` (math-verify), the same implementation that curation uses.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import logging
+import os
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from toolkit.backends import Completion, Messages, Model, make_model
+from toolkit.errors import IncompleteError, UsageError
+from toolkit.evaluation.metrics import score_task
+from toolkit.evaluation.sampling import STATE_DIR, EvalConfig
+from toolkit.evaluation.sampling import sample as sample_completions
+from toolkit.evaluation.tasks import BenchmarkSource, resolve_task
+from toolkit.thinking import split_thinking
+
+log = logging.getLogger(__name__)
+
+RESULTS_SCHEMA_VERSION = 1
+
+
+@dataclass
+class ScoredSample:
+    """One completion after splitting, extraction and grading (a row of details.parquet)."""
+
+    task: str
+    index: int
+    sample: int
+    prompt: str
+    completion: str
+    reasoning: str | None
+    answer: str
+    extracted: str | None
+    gold: str
+    correct: bool
+    finish_reason: str
+    completion_tokens: int | None
+    thinking_tokens: int
+    unclosed: bool
+    truncated: bool
+    no_answer: bool
+    grade_error: str | None = None
+
+
+@dataclass
+class EvalResults:
+    """What :func:`evaluate` returns: the results.json content and the per-sample details."""
+
+    results: dict[str, Any]
+    details: list[ScoredSample] = field(repr=False)
+    results_path: Path | None = None
+    details_path: Path | None = None
+    #: set when samples are still missing after their retries (a re-run resumes)
+    incomplete: IncompleteError | None = None
+
+    def score(self, task: str, metric: str | None = None) -> float:
+        """The value of ``metric`` (default: the task's headline metric) for ``task``."""
+        entry = self.results["tasks"][task]
+        return entry["metrics"][metric or entry["metric"]]["value"]
+
+
+def split_and_extract(
+    task: BenchmarkSource,
+    completion: Completion,
+    *,
+    prefilled: bool,
+) -> tuple[str | None, str, bool, str | None]:
+    """``(reasoning, answer_part, reasoning_complete, extracted)`` for one completion."""
+    parts = split_thinking(completion.content, reasoning=completion.reasoning, prefilled=prefilled)
+    extracted = task.extract(parts.answer) if parts.reasoning_complete else None
+    return parts.reasoning, parts.answer, parts.reasoning_complete, extracted
+
+
+def grade_extracted(
+    extracted: Sequence[str | None], golds: Sequence[str], answer_types: Sequence[str]
+) -> list[tuple[bool, str | None]]:
+    """``(correct, error)`` for each extracted answer, graded by :mod:`toolkit.verify`.
+
+    Missing answers are wrong without a grader call. An ungradable gold answer is reported in
+    ``error`` and scored as wrong (never as correct: a known failure of other evaluators).
+    """
+    verdicts: list[tuple[bool, str | None]] = [(False, "no answer")] * len(extracted)
+    todo = [i for i, answer in enumerate(extracted) if answer is not None]
+    if not todo:
+        return verdicts
+    graded = _verify_many(
+        [_as_prediction(extracted[i], answer_types[i]) for i in todo],  # type: ignore[arg-type]
+        [golds[i] for i in todo],
+        [answer_types[i] for i in todo],
+    )
+    for i, (correct, error) in zip(todo, graded, strict=True):
+        verdicts[i] = (bool(correct), error)
+    return verdicts
+
+
+def _as_prediction(extracted: str, answer_type: str) -> str:
+    """The extracted answer in the form the grader parses unambiguously: maths inside
+    ``\\boxed{}`` (math-verify's first extraction target), a bare number or letter otherwise."""
+    return f"\\boxed{{{extracted}}}" if answer_type == "math" else extracted
+
+
+def _verify_many(
+    predictions: list[str], golds: list[str], answer_types: list[str]
+) -> list[tuple[bool | None, str | None]]:
+    from toolkit.verify import verify_many
+
+    verdicts = verify_many(predictions, golds, answer_types)
+    return [(v.correct, v.error) for v in verdicts]
+
+
+def score_completions(
+    task: BenchmarkSource,
+    rows: Sequence[dict[str, Any]],
+    prompts: Sequence[str],
+    completions: Sequence[Sequence[Completion]],
+    *,
+    prefilled: Sequence[bool] | bool = False,
+    count_tokens: Any = None,
+    grade: bool = True,
+) -> list[ScoredSample]:
+    """Split, extract and grade the completions of one task (no generation involved: this is
+    what the recorded-completion fixtures test). ``grade=False`` leaves ``correct`` unset for
+    :func:`grade_samples` to fill in, so that several tasks share one grading pool."""
+    count = count_tokens or (lambda text: len(text.split()))
+    flags = [prefilled] * len(rows) if isinstance(prefilled, bool) else list(prefilled)
+    samples: list[ScoredSample] = []
+    for row, prompt, row_completions, is_prefilled in zip(
+        rows, prompts, completions, flags, strict=True
+    ):
+        for sample_index, completion in enumerate(row_completions):
+            reasoning, answer, complete, extracted = split_and_extract(
+                task, completion, prefilled=is_prefilled
+            )
+            samples.append(
+                ScoredSample(
+                    task=task.name,
+                    index=int(row["index"]),
+                    sample=sample_index,
+                    prompt=prompt,
+                    completion=completion.content,
+                    reasoning=reasoning,
+                    answer=answer,
+                    extracted=extracted,
+                    gold=str(row["gold_answer"]),
+                    correct=False,
+                    finish_reason=completion.finish_reason,
+                    completion_tokens=completion.completion_tokens,
+                    thinking_tokens=count(reasoning) if reasoning else 0,
+                    unclosed=not complete,
+                    truncated=completion.finish_reason == "length",
+                    no_answer=extracted is None,
+                )
+            )
+    if grade:
+        grade_samples(samples, [task.answer_type] * len(samples))
+    return samples
+
+
+def grade_samples(samples: Sequence[ScoredSample], answer_types: Sequence[str]) -> None:
+    """Fill in ``correct`` and ``grade_error`` of extracted samples, in one grading batch."""
+    verdicts = grade_extracted(
+        [s.extracted for s in samples], [s.gold for s in samples], answer_types
+    )
+    for sample, (correct, error) in zip(samples, verdicts, strict=True):
+        sample.correct = correct
+        sample.grade_error = None if sample.no_answer else error
+
+
+def task_metrics(samples: Sequence[ScoredSample], n: int) -> dict[str, Any]:
+    """Metrics (with standard errors) and reasoning statistics for one task's samples."""
+    by_problem: dict[int, list[ScoredSample]] = {}
+    for sample in samples:
+        by_problem.setdefault(sample.index, []).append(sample)
+    ordered = [sorted(group, key=lambda s: s.sample) for _, group in sorted(by_problem.items())]
+    scores = score_task(
+        [[s.correct for s in group] for group in ordered],
+        [[s.extracted for s in group] for group in ordered],
+    )
+    thinking = [s.thinking_tokens for s in samples]
+    lengths = [s.completion_tokens for s in samples if s.completion_tokens is not None]
+    total = len(samples)
+    reasoning = {
+        "mean_thinking_tokens": statistics.fmean(thinking) if thinking else 0.0,
+        "median_thinking_tokens": statistics.median(thinking) if thinking else 0.0,
+        "max_thinking_tokens": max(thinking) if thinking else 0,
+        "mean_completion_tokens": statistics.fmean(lengths) if lengths else None,
+        "share_with_reasoning": sum(s.reasoning is not None for s in samples) / total,
+        "share_unclosed": sum(s.unclosed for s in samples) / total,
+        "share_truncated": sum(s.truncated for s in samples) / total,
+        "share_no_answer": sum(s.no_answer for s in samples) / total,
+        "share_grade_errors": sum(s.grade_error is not None for s in samples) / total,
+    }
+    return {
+        "metrics": {
+            name: {"value": score.value, "stderr": score.stderr} for name, score in scores.items()
+        },
+        "num_problems": len(ordered),
+        "num_samples": total,
+        "n": n,
+        "reasoning": reasoning,
+    }
+
+
+def _dataset_identity(
+    task: BenchmarkSource, rows: Sequence[dict[str, Any]], data_file: str | None
+) -> dict[str, Any]:
+    """Where the task's data came from, and a content hash that identifies it whatever the source
+    (a local copy and the Hub revision it mirrors hash the same)."""
+    local = task.resolve_local(data_file)
+    digest = hashlib.sha256()
+    for row in rows:
+        digest.update(row["problem"].encode())
+        digest.update(b"\0")
+        digest.update(str(row["gold_answer"]).encode())
+        digest.update(b"\1")
+    return {
+        "id": task.hub_id,
+        "config": task.config,
+        "split": task.split,
+        "revision": task.revision,
+        "local_file": str(local.resolve()) if local else None,
+        "content_sha256": digest.hexdigest(),
+    }
+
+
+def evaluate(
+    model: str | os.PathLike[str] | Model,
+    tasks: Sequence[str | BenchmarkSource] | str = ("math500",),
+    *,
+    config: EvalConfig | None = None,
+    backend: str | Model = "transformers",
+    base_url: str | Sequence[str] | None = None,
+    model_options: dict[str, Any] | None = None,
+    data_files: dict[str, str | os.PathLike[str]] | None = None,
+    output_dir: str | os.PathLike[str] | None = None,
+    prefilled_thinking: bool | None = None,
+    **options: Any,
+) -> EvalResults:
+    """Evaluate ``model`` on ``tasks`` with an explicit sampling protocol.
+
+    Args:
+        model: a local checkpoint directory, Hub id, store id or alias (``transformers``), the
+            served model name (``openai``/``ollama``), or a ready :class:`~toolkit.backends.Model`.
+        tasks: registered task names (``gsm8k``, ``math500``, ``aime24``, ``aime25``,
+            ``gpqa_diamond``, user-registered ones), :class:`BenchmarkSource` objects, or
+            datasets (path / ``org/name``) in the trace schema; a comma-separated string works too.
+        config: an :class:`EvalConfig`, or its fields as keyword ``options``: ``n`` (pass@1 is
+            averaged over them; pass@k and maj@n reported), ``limit``, ``max_new_tokens``
+            (default 32768; 4096 for a local model on CPU — the report shows how many outputs
+            the limit truncated), ``temperature``/``top_p``/``greedy``/``seed`` (R1 defaults;
+            ``greedy`` forces ``n=1``), ``system_prompt`` (R1 recommends none),
+            ``concurrency``, ``requests_per_minute``, ``max_retries``, ``request_timeout``,
+            ``progress``, ``check``.
+        backend, base_url, model_options: how to reach ``model`` when it is a name
+            (:func:`toolkit.backends.make_model`; ``batch_size``, ``device``, ``api_key_env``…).
+        data_files: ``{task: local file}`` overrides (offline use).
+        output_dir: where ``results.json``, ``details.parquet`` and the resumable sampling state
+            (``state/``) go. Re-running with the same directory resumes: finished samples are
+            kept, failed ones asked again.
+        prefilled_thinking: whether the prompt template opens ``<think>`` itself; detected from
+            the chat template for local models, from the model name for servers.
+
+    Samples that still failed after their retries are reported (``missing_samples`` in
+    results.json, and :class:`~toolkit.errors.IncompleteError` from the CLI), never silently
+    scored: problems with missing samples are left out of the metrics until a re-run fills them.
+    """
+    options = dict(options)
+    legacy = {"show_progress": "progress", "batch_size": None, "backend_options": None}
+    model_options = dict(model_options or {})
+    if "backend_options" in options:
+        model_options.update(options.pop("backend_options") or {})
+    if "batch_size" in options:
+        model_options.setdefault("batch_size", options.pop("batch_size"))
+    for old, new in legacy.items():
+        if old in options and new:
+            options[new] = options.pop(old)
+    if config is None:
+        if isinstance(tasks, str):
+            options.setdefault("tasks", tasks)
+        try:
+            config = EvalConfig(**options)
+        except TypeError as error:
+            raise UsageError(f"evaluate(): {error}") from None
+    elif options:
+        raise UsageError("pass either config= or keyword options, not both")
+    if isinstance(tasks, str):
+        tasks = [t.strip() for t in tasks.split(",") if t.strip()]
+    if not tasks:
+        raise UsageError("no tasks given")
+    if config.greedy and config.n > 1:
+        log.warning("greedy decoding gives identical samples: using n=1 instead of n=%d", config.n)
+    n = 1 if config.greedy else config.n
+    task_objects = [t if isinstance(t, BenchmarkSource) else resolve_task(t) for t in tasks]
+    names = [t.name for t in task_objects]
+    if len(set(names)) < len(names):
+        twice = sorted({x for x in names if names.count(x) > 1})
+        raise UsageError(f"task(s) listed twice: {', '.join(twice)}")
+    files = {k: os.fspath(v) for k, v in {**config.data_files(), **(data_files or {})}.items()}
+    unknown = set(files) - set(names)
+    if unknown:
+        raise UsageError(
+            f"data files given for task(s) not being evaluated: {', '.join(sorted(unknown))}"
+        )
+
+    # Data first: a missing benchmark file should fail before minutes of model loading.
+    loaded: list[tuple[BenchmarkSource, list[dict[str, Any]]]] = []
+    for task in task_objects:
+        rows = task.load(files.get(task.name), limit=config.limit)
+        if not rows:
+            raise UsageError(f"task {task.name}: no problems to evaluate")
+        loaded.append((task, rows))
+
+    if not isinstance(backend, str):  # a ready Model passed as the backend
+        engine: Model = backend
+    elif isinstance(model, str | os.PathLike):
+        engine = make_model(
+            backend,
+            os.fspath(model),
+            base_urls=base_url,
+            prefilled_thinking=prefilled_thinking if backend != "transformers" else None,
+            **model_options,
+        )
+    else:
+        engine = model
+
+    chats: list[Messages] = []
+    spans: list[tuple[int, int]] = []
+    for task, rows in loaded:
+        start = len(chats)
+        for row in rows:
+            chat: Messages = (
+                [{"role": "system", "content": config.system_prompt}]
+                if config.system_prompt
+                else []
+            )
+            chat.append({"role": "user", "content": task.build_prompt(row["problem"])})
+            chats.append(chat)
+        spans.append((start, len(chats)))
+
+    params = config.params(engine)
+    log.info(
+        "evaluating %s on %s: %d problems × n=%d, max_new_tokens=%d, %s",
+        engine.model,
+        ", ".join(t.name for t, _ in loaded),
+        len(chats),
+        n,
+        params.max_new_tokens,
+        "greedy" if params.greedy else f"temperature={params.temperature}, top_p={params.top_p}",
+    )
+    state_dir = Path(output_dir) / STATE_DIR if output_dir is not None else None
+    identity = {
+        "backend": engine.backend,
+        "model": engine.model,
+        "system_prompt": config.system_prompt,
+    }
+    completions, run = sample_completions(
+        engine, chats, config, identity=identity, state_dir=state_dir
+    )
+
+    if prefilled_thinking is None:
+        detected = [engine.prefills_thinking(chat) for chat in chats]
+        prefill_flags = [bool(flag) for flag in detected]
+    else:
+        prefill_flags = [bool(prefilled_thinking)] * len(chats)
+    count_tokens = getattr(engine, "count_tokens", None)
+    token_count_method = "model tokenizer" if count_tokens else "approx-words"
+
+    details: list[ScoredSample] = []
+    per_task: list[list[ScoredSample]] = []
+    missing_by_task: dict[str, int] = {}
+    for (task, rows), (start, _end) in zip(loaded, spans, strict=True):
+        complete_rows, complete_prompts, complete_completions, flags = [], [], [], []
+        missing = 0
+        for offset, row in enumerate(rows):
+            row_completions = completions[start + offset]
+            if any(c is None for c in row_completions):
+                missing += sum(c is None for c in row_completions)
+                continue
+            complete_rows.append(row)
+            complete_prompts.append(chats[start + offset][-1]["content"])
+            complete_completions.append(row_completions)
+            flags.append(prefill_flags[start + offset])
+        missing_by_task[task.name] = missing
+        samples = score_completions(
+            task,
+            complete_rows,
+            complete_prompts,
+            complete_completions,
+            prefilled=flags,
+            count_tokens=count_tokens or _approx_tokens,
+            grade=False,
+        )
+        details.extend(samples)
+        per_task.append(samples)
+    # One grading batch for every task: the worker pool starts once.
+    grade_samples(
+        details,
+        [
+            task.answer_type
+            for (task, _), samples in zip(loaded, per_task, strict=True)
+            for _ in samples
+        ],
+    )
+    task_entries: dict[str, Any] = {}
+    for (task, rows), samples in zip(loaded, per_task, strict=True):
+        entry = {
+            **task.describe(),
+            "dataset": _dataset_identity(task, rows, files.get(task.name)),
+            **(task_metrics(samples, n) if samples else _no_metrics(n)),
+            "limit": config.limit,
+            "missing_samples": missing_by_task[task.name],
+        }
+        task_entries[task.name] = entry
+
+    from toolkit.evaluation.results import flat_results
+
+    model_info = _model_info(engine)
+    results: dict[str, Any] = {
+        "schema_version": RESULTS_SCHEMA_VERSION,
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "toolkit_version": _toolkit_version(),
+        "model": model_info,
+        "protocol": {
+            "temperature": 0.0 if params.greedy else params.temperature,
+            "top_p": 1.0 if params.greedy else params.top_p,
+            "max_new_tokens": params.max_new_tokens,
+            "greedy": params.greedy,
+            "seed": config.seed,
+            "top_k": None,
+            "n": n,
+            "system_prompt": config.system_prompt,
+            # Whether prompts opened <think> (detected from the chat template unless given).
+            "prefilled_thinking": any(prefill_flags),
+            "answer_extraction": "after the reasoning (toolkit.thinking.split_thinking); "
+            "unclosed reasoning = no answer",
+            "grader": "toolkit.verify (math-verify)",
+            "token_count_method": token_count_method,
+        },
+        "run": {
+            "samples_wanted": run.samples_wanted,
+            "missing_samples": run.missing,
+            "complete": run.missing == 0,
+            "requests": run.requests,
+            "retries": run.retries,
+            "failed_this_run": run.failed,
+        },
+        "tasks": task_entries,
+    }
+    results["results"] = flat_results(results)
+    evaluation = EvalResults(results=results, details=details)
+    for line in summary_lines(results):
+        log.info(line)
+    if output_dir is not None:
+        from toolkit.evaluation.results import write_results
+
+        evaluation.results_path, evaluation.details_path = write_results(
+            results, details, output_dir
+        )
+        log.info("wrote %s and %s", evaluation.results_path, evaluation.details_path)
+    if run.missing:
+        message = (
+            f"{run.missing} of {run.samples_wanted} samples failed after their retries; "
+            "problems with missing samples are left out of the metrics"
+        )
+        log.warning(message)
+        evaluation.incomplete = IncompleteError(
+            message,
+            hint="re-run the same command to retry only the missing samples"
+            + (f" (errors: {state_dir}/errors.jsonl)" if state_dir else ""),
+            result=evaluation,
+        )
+    return evaluation
+
+
+def _approx_tokens(text: str) -> int:
+    """Words and punctuation marks: the token count of a server without a tokenizer (an
+    approximation recorded as such in results.json)."""
+    import re
+
+    return len(re.findall(r"\w+|[^\w\s]", text)) if text else 0
+
+
+def _no_metrics(n: int) -> dict[str, Any]:
+    return {"metrics": {}, "num_problems": 0, "num_samples": 0, "n": n, "reasoning": {}}
+
+
+def _model_info(model: Model) -> dict[str, Any]:
+    """results.json's model block: id, path and revision whatever the backend."""
+    described = dict(model.describe())
+    described.setdefault("id", described.get("model"))
+    described.setdefault("path", None)
+    described.setdefault("revision", None)
+    return described
+
+
+def summary_lines(results: dict[str, Any]) -> list[str]:
+    """One line per task: the headline metric with its standard error and the token limit."""
+    lines = []
+    max_new = results["protocol"]["max_new_tokens"]
+    for name, entry in results["tasks"].items():
+        metric = entry["metric"]
+        score = entry["metrics"].get(metric)
+        missing = entry.get("missing_samples") or 0
+        if score is None:
+            lines.append(f"{name}: no problem has all its samples yet ({missing} missing)")
+            continue
+        lines.append(
+            f"{name}: {metric} = {100 * score['value']:.1f} ± {100 * score['stderr']:.1f} "
+            f"(n={entry['n']}, {entry['num_problems']} problems, max_new_tokens={max_new}, "
+            f"truncated {100 * entry['reasoning']['share_truncated']:.0f}%, "
+            f"no answer {100 * entry['reasoning']['share_no_answer']:.0f}%"
+            + (f", {missing} samples missing" if missing else "")
+            + ")"
+        )
+    return lines
+
+
+def _toolkit_version() -> str:
+    from toolkit import __version__
+
+    return __version__

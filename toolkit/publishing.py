@@ -1,0 +1,165 @@
+"""Publish a trained model directory: weights + model card + eval plot + results, one version.
+
+``toolkit.publish(model_dir, "org/name", results="results.json", version="1.0.0")``
+
+1. checks that the folder is a loadable checkpoint (config + weights, or a PEFT adapter);
+2. writes the model card (``README.md``, eval table as ``model-index`` validated against the
+   results file) and ``eval_plot.png`` into the model directory;
+3. stages what belongs in the repository — the top-level files, ``eval_results.json``, never
+   intermediate ``checkpoint-*`` folders, optimizer states or TensorBoard runs — as hard links
+   (no copy of multi-GB weights);
+4. pushes with :func:`toolkit.store.push_folder` (the local git store by default, the Hub when
+   configured), tagging ``version`` and optionally opening a pull request instead of pushing to
+   the main branch.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf")
+#: Never published: training state that is large and useless to users of the model.
+EXCLUDED_DIRS = ("runs", "logs", "wandb", ".git", "__pycache__")
+EXCLUDED_FILES = (
+    "optimizer.pt",
+    "scheduler.pt",
+    "rng_state.pth",
+    "trainer_state.json",
+    "training_args.bin",
+)
+RESULTS_NAME = "eval_results.json"
+
+
+@dataclass
+class PublishResult:
+    """What was published where: the hub's push result plus the card files."""
+
+    repo_id: str
+    version: str | None
+    push: Any
+    readme: Path | None
+    plot: Path | None
+    files: list[str]
+
+
+def check_model_dir(model_dir: Path) -> None:
+    """Raise a clear error unless ``model_dir`` holds a loadable checkpoint."""
+    if not model_dir.is_dir():
+        raise FileNotFoundError(f"{model_dir}: model directory not found")
+    adapter = (model_dir / "adapter_config.json").is_file()
+    if not (model_dir / "config.json").is_file() and not adapter:
+        raise ValueError(
+            f"{model_dir}: no config.json (or adapter_config.json); not a model directory"
+        )
+    if not any(p.suffix in WEIGHT_SUFFIXES for p in model_dir.iterdir() if p.is_file()):
+        raise ValueError(
+            f"{model_dir}: no weight files ({', '.join(WEIGHT_SUFFIXES)}); "
+            "save the model with save_pretrained first"
+        )
+
+
+def _publishable(model_dir: Path) -> list[Path]:
+    files = []
+    for path in sorted(model_dir.rglob("*")):
+        relative = path.relative_to(model_dir)
+        top = relative.parts[0]
+        if top.startswith("checkpoint-") or top in EXCLUDED_DIRS or top.endswith(".partial"):
+            continue
+        if path.is_file() and path.name not in EXCLUDED_FILES:
+            files.append(path)
+    return files
+
+
+def _stage(model_dir: Path, files: list[Path], staging: Path) -> None:
+    """Hard-link (or copy across file systems) the publishable files into ``staging``."""
+    for path in files:
+        target = staging / path.relative_to(model_dir)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(path, target)
+        except OSError:
+            shutil.copy2(path, target)
+
+
+def publish(
+    model_dir: str | os.PathLike[str],
+    repo_id: str,
+    *,
+    results: str | os.PathLike[str] | dict[str, Any] | None = None,
+    base_results: str | os.PathLike[str] | dict[str, Any] | None = None,
+    version: str | None = None,
+    create_pr: bool = False,
+    private: bool = False,
+    store: str | os.PathLike[str] | None = None,
+    message: str | None = None,
+    **card_options: Any,
+) -> PublishResult:
+    """Write the card for ``model_dir`` and push the folder to ``repo_id`` (see module docs).
+
+    Without ``results`` the directory must already hold a ``README.md`` (a card written earlier
+    by ``toolkit card``); a model is not published without its evaluation by accident.
+    """
+    from toolkit.cards.model_card import write_model_card
+    from toolkit.evaluation.results import load_results
+
+    folder = Path(model_dir)
+    check_model_dir(folder)
+    if "/" not in repo_id or repo_id.count("/") != 1:
+        raise ValueError(f"repo id must look like 'org/name', got {repo_id!r}")
+    readme: Path | None = folder / "README.md"
+    plot: Path | None = None
+    if results is not None:
+        results_data = results if isinstance(results, dict) else load_results(results)
+        written = write_model_card(
+            folder, results_data, base_results=base_results, repo_id=repo_id, **card_options
+        )
+        readme, plot = written.readme, written.plot
+        import json
+
+        clean = {k: v for k, v in results_data.items() if not k.startswith("_")}
+        (folder / RESULTS_NAME).write_text(
+            json.dumps(clean, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+    elif not (folder / "README.md").is_file():
+        raise ValueError(
+            f"{folder}: no README.md and no results given; pass results= (or --results) so the "
+            "card carries the evaluation"
+        )
+    from toolkit.store import push_folder
+
+    files = _publishable(folder)
+    summary = message or f"Publish {repo_id.split('/')[-1]}" + (f" v{version}" if version else "")
+    # Staged next to the model (same file system), so hard links work and nothing is copied.
+    with tempfile.TemporaryDirectory(prefix=".toolkit-publish-", dir=folder.parent) as tmp:
+        staging = Path(tmp) / folder.name
+        staging.mkdir()
+        _stage(folder, files, staging)
+        pushed = push_folder(
+            staging,
+            repo_id,
+            repo_type="model",
+            version=version,
+            create_pr=create_pr,
+            private=private,
+            store=store,
+            message=summary,
+        )
+    names = [str(p.relative_to(folder)) for p in files]
+    log.info(
+        "published %s%s (%d files)%s",
+        repo_id,
+        f" v{version}" if version else "",
+        len(names),
+        " as a pull request" if create_pr else "",
+    )
+    return PublishResult(
+        repo_id=repo_id, version=pushed.version, push=pushed, readme=readme, plot=plot, files=names
+    )
