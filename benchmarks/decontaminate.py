@@ -27,6 +27,8 @@ the toolkit flags. Real benchmark files are used where present (``$TOOLKIT_BENCH
 ``../shared/data``); missing ones get synthetic stand-ins of their real size.
 
     python benchmarks/decontaminate.py [--rows 200000] [--rounds 3] [--quick]
+
+``measure(quick=True)`` is what ``benchmarks/run_all.py --quick`` calls.
 """
 
 from __future__ import annotations
@@ -39,11 +41,12 @@ import os
 import random
 import re
 import shutil
-import statistics
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from common import Figure, print_figures
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 FILES = {
@@ -254,44 +257,44 @@ def _flags_of(dataset: Any) -> list[bool]:
     return [any(v) for v in zip(*(dataset[c] for c in columns), strict=True)]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=200_000, help="synthetic background rows")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--ngram", type=int, default=8)
-    parser.add_argument("--peer-num-proc", type=int, default=None, help="open-r1 uses 8")
-    parser.add_argument("--quick", action="store_true", help="20,000 rows, 3 rounds")
-    args = parser.parse_args()
-    if args.quick:
-        args.rows = 20_000
-    args.rounds = max(args.rounds, 3)
-
+def measure(
+    quick: bool = False,
+    rounds: int = 3,
+    rows: int | None = None,
+    ngram: int = 8,
+    peer_num_proc: int | None = None,
+) -> list[Figure]:
+    """Run the comparison; print the per-round table and the recall table; return the headline
+    figures (rows/s against both forms of the peer, and recall against the peer)."""
     import datasets
 
     from toolkit.curate import DEFAULT_BENCHMARKS, decontaminate
 
+    rows = rows if rows is not None else (20_000 if quick else 200_000)
+    rounds = max(rounds, 3)
     datasets.disable_progress_bars()
     rng = random.Random(0)
     tmp = Path(tempfile.mkdtemp(prefix="decontam-bench-"))
+    saved = {k: os.environ.get(k) for k in ("TOOLKIT_BENCHMARK_DIR",)}
     try:
         raw, notes = prepare_benchmarks(tmp, rng)
         os.environ["TOOLKIT_BENCHMARK_DIR"] = str(tmp)
         for name in DEFAULT_BENCHMARKS:
             os.environ.pop(f"TOOLKIT_{name.upper()}_FILE", None)
-        texts, kinds = build_rows(args.rows, raw, rng, args.ngram)
+        texts, kinds = build_rows(rows, raw, rng, ngram)
         dataset = datasets.Dataset.from_dict({"problem": texts})
         print(
-            f"{len(texts):,} rows ({collections.Counter(kinds)}), {os.cpu_count()} CPU cores; "
-            + "; ".join(notes)
+            f"{len(texts):,} rows ({dict(collections.Counter(kinds))}), {os.cpu_count()} CPU "
+            "cores; " + "; ".join(notes)
         )
         sides = {
-            "toolkit": lambda: _flags_of(decontaminate(dataset, ngram=args.ngram, remove=False)[0]),
+            "toolkit": lambda: _flags_of(decontaminate(dataset, ngram=ngram, remove=False)[0]),
             "open-r1": lambda: _flags_of(
                 openr1_decontaminate(
-                    dataset, load_eval_problems(tmp), args.ngram, num_proc=args.peer_num_proc
+                    dataset, load_eval_problems(tmp), ngram, num_proc=peer_num_proc
                 )
             ),
-            "open-r1 loop": lambda: openr1_flags(texts, load_eval_problems(tmp), args.ngram),
+            "open-r1 loop": lambda: openr1_flags(texts, load_eval_problems(tmp), ngram),
         }
         speeds: dict[str, list[float]] = {name: [] for name in sides}
         flagged: dict[str, list[bool]] = {}
@@ -301,7 +304,7 @@ def main() -> None:
         )
         header = "".join(f"{name + ' rows/s':>22}" for name in sides)
         print(f"{'round':>5}{header}{'vs open-r1':>12}{'vs loop':>9}{'load':>6}")
-        for round_number in range(args.rounds):
+        for round_number in range(rounds):
             order = list(sides) if round_number % 2 == 0 else list(sides)[::-1]
             for name in order:
                 started = time.perf_counter()
@@ -314,33 +317,72 @@ def main() -> None:
                 f"{speeds['toolkit'][-1] / speeds['open-r1 loop'][-1]:>8.2f}x"
                 f"{os.getloadavg()[0]:>6.1f}"
             )
-        for peer in ("open-r1", "open-r1 loop"):
-            ratios = [t / p for t, p in zip(speeds["toolkit"], speeds[peer], strict=True)]
-            print(
-                f"rows/s ratio toolkit / {peer}: min {min(ratios):.2f}x, median "
-                f"{statistics.median(ratios):.2f}x (medians: toolkit "
-                f"{statistics.median(speeds['toolkit']):,.0f}, {peer} "
-                f"{statistics.median(speeds[peer]):,.0f} rows/s)"
-            )
         assert flagged["open-r1"] == flagged["open-r1 loop"]
         print(
-            f"\n{'rows':<11} {'count':>7} {'toolkit':>8} {'open-r1':>8} {'peer only':>10} {'ours only':>10}"
+            f"\n{'rows':<11} {'count':>7} {'toolkit':>8} {'open-r1':>8} {'peer only':>10} "
+            f"{'ours only':>10}"
         )
-        recall_bugs = 0
         for kind in ("background", "planted", "verbatim", "embedded", "normalized"):
             index = [i for i, k in enumerate(kinds) if k == kind]
             ours = sum(flagged["toolkit"][i] for i in index)
             peer = sum(flagged["open-r1"][i] for i in index)
             peer_only = sum(flagged["open-r1"][i] and not flagged["toolkit"][i] for i in index)
             ours_only = sum(flagged["toolkit"][i] and not flagged["open-r1"][i] for i in index)
-            recall_bugs += peer_only
             print(f"{kind:<11} {len(index):>7} {ours:>8} {peer:>8} {peer_only:>10} {ours_only:>10}")
-        agree = sum(a == b for a, b in zip(flagged["toolkit"], flagged["open-r1"], strict=True))
-        print(
-            f"same verdict on {agree:,}/{len(texts):,} rows; rows only open-r1 flags: {recall_bugs}"
-        )
+        peer_flags = sum(flagged["open-r1"])
+        both = sum(p and t for p, t in zip(flagged["open-r1"], flagged["toolkit"], strict=True))
+        recall = 100.0 * both / peer_flags if peer_flags else 100.0
+        print(f"rows open-r1 flags that the toolkit flags too: {both:,}/{peer_flags:,}\n")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    size = f"{len(texts):,} rows, {rounds} interleaved rounds"
+    return [
+        Figure(
+            "decontaminate rows/s (open-r1 script)",
+            "rows/s",
+            speeds["toolkit"],
+            speeds["open-r1"],
+            "open-r1 scripts/decontaminate.py",
+            target=1.0,
+            notes=[f"{size}; both end to end: benchmark files read, index, scan, flag columns"],
+        ),
+        Figure(
+            "decontaminate rows/s (open-r1 loop)",
+            "rows/s",
+            speeds["toolkit"],
+            speeds["open-r1 loop"],
+            "open-r1 functions, plain loop",
+            target=1.0,
+            notes=["the peer's algorithm without datasets.map: the stronger baseline"],
+        ),
+        Figure(
+            "decontaminate recall of open-r1's flags",
+            "%",
+            [recall] * rounds,
+            [100.0] * rounds,
+            "open-r1",
+            target=100.0,
+            target_absolute=True,
+            notes=["every row the peer flags must be flagged (0 recall bugs)"],
+        ),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=None, help="synthetic background rows")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--ngram", type=int, default=8)
+    parser.add_argument("--peer-num-proc", type=int, default=None, help="open-r1 uses 8")
+    parser.add_argument("--quick", action="store_true", help="20,000 background rows")
+    args = parser.parse_args()
+    figures = measure(args.quick, args.rounds, args.rows, args.ngram, args.peer_num_proc)
+    print_figures(figures)
 
 
 if __name__ == "__main__":

@@ -331,11 +331,12 @@ def test_forked_scan_matches_single_process(monkeypatch):
 # recall against open-r1's approach, on real MATH-500 problems (issue 16)
 
 
-def _open_r1():
+def _open_r1(monkeypatch):
     """open-r1's ``scripts/decontaminate.py`` approach, as the benchmark re-implements it."""
     import importlib.util
 
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "decontaminate.py"
+    monkeypatch.syspath_prepend(str(path.parent))  # the benchmark imports its sibling `common`
     spec = importlib.util.spec_from_file_location("decontaminate_benchmark", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -363,7 +364,7 @@ def test_every_row_open_r1_flags_is_flagged(benchmark_data, tmp_path, monkeypatc
         "Simplify the expression and compute the value of k.",  # shares words, no copy
         "Evaluate the logarithm of 64 in base 2.",
     ]
-    peer = _open_r1().openr1_flags(rows, {"math500": problems})
+    peer = _open_r1(monkeypatch).openr1_flags(rows, {"math500": problems})
     data = datasets.Dataset.from_dict({"problem": rows})
     flagged, report = decontaminate(data, ["math500"], remove=False)
     ours = flagged["contaminated_math500"]

@@ -175,29 +175,33 @@ def contamination_flags(
     if not texts or not indexes:
         return flags
     vocabulary: dict[str, int] = {}
-    owners: dict[int, list[int]] = {}
-    short_edges: dict[int, set[tuple[int, int]]] = {}
+    # Word ids per entry, grouped by length so that each group is hashed as one numpy matrix.
+    by_length: dict[int, tuple[list[list[int]], list[int]]] = {}
     for position, index in enumerate(indexes):
         for entry in _index_entries(index, ngram):
-            words = entry.split(" ")
-            for word in words:
-                if word not in vocabulary:
-                    vocabulary[word] = len(vocabulary) + 1
-            if len(words) < ngram:
-                edges_of = short_edges.setdefault(len(words), set())
-                edges_of.add((vocabulary[words[0]], vocabulary[words[-1]]))
-            owners.setdefault(_gram_hash(words, vocabulary), []).append(position)
+            ids = [vocabulary.setdefault(word, len(vocabulary) + 1) for word in entry.split(" ")]
+            rows_of, owners_of = by_length.setdefault(len(ids), ([], []))
+            rows_of.append(ids)
+            owners_of.append(position)
+    owners: dict[int, list[int]] = {}
+    short_edges: dict[int, Any] = {}
+    for length, (id_rows, positions) in by_length.items():
+        matrix = np.array(id_rows, dtype=np.uint64)
+        for value, position in zip(_hash_rows(matrix).tolist(), positions, strict=True):
+            owners.setdefault(value, []).append(position)
+        if length < ngram:
+            short_edges[length] = matrix
     if not owners:
         return flags
     all_hashes = np.array(sorted(owners), dtype=np.uint64)
     bitmap = np.zeros(1 << _PREFILTER_BITS, dtype=bool)
     bitmap[all_hashes & np.uint64((1 << _PREFILTER_BITS) - 1)] = True
     edges = {}
-    for length, pairs in short_edges.items():
+    for length, matrix in short_edges.items():
         starts_ok = np.zeros(len(vocabulary) + 1, dtype=bool)
         ends_ok = np.zeros(len(vocabulary) + 1, dtype=bool)
-        starts_ok[[a for a, _ in pairs]] = True
-        ends_ok[[b for _, b in pairs]] = True
+        starts_ok[matrix[:, 0]] = True
+        ends_ok[matrix[:, -1]] = True
         edges[length] = (starts_ok, ends_ok)
     state = _ScanState(
         texts,
@@ -285,22 +289,32 @@ def _scan_tokens(state: _ScanState, tokens: list[str]) -> set[tuple[int, int]]:
         found = np.searchsorted(state.all_hashes, window_hashes[candidates])
         found = found.clip(max=len(state.all_hashes) - 1)
         exact = candidates[state.all_hashes[found] == window_hashes[candidates]]
-        for window in exact.tolist():
-            start = int(starts[window])
-            row = int(rows[start])
+        window_rows = rows[starts[exact]].tolist()
+        for window, start, row in zip(
+            exact.tolist(), starts[exact].tolist(), window_rows, strict=True
+        ):
+            # A contaminated row matches in many windows: confirm each (benchmark, row) once.
+            pending = [p for p in state.owners[int(window_hashes[window])] if (p, row) not in hits]
+            if not pending:
+                continue
             gram = " ".join(tokens[start : start + length])
-            for position in state.owners[int(window_hashes[window])]:
+            for position in pending:
                 index = state.indexes[position]
                 if gram in index.grams or gram in index.short:
                     hits.add((position, row))
     return hits
 
 
-def _gram_hash(words: Sequence[str], vocabulary: dict[str, int]) -> int:
-    value = 0
-    for word in words:
-        value = (value * _HASH_BASE + vocabulary[word]) % (1 << 64)
-    return value
+def _hash_rows(matrix: Any) -> Any:
+    """The polynomial hash of each row of word ids (the same hash the scan computes for its
+    windows: uint64 arithmetic wrapping mod 2^64)."""
+    import numpy as np
+
+    hashes = np.zeros(len(matrix), dtype=np.uint64)
+    base = np.uint64(_HASH_BASE)
+    for column in range(matrix.shape[1]):
+        hashes = hashes * base + matrix[:, column]
+    return hashes
 
 
 __all__ = [
