@@ -347,6 +347,17 @@ def test_hub_push_requests(fake_hub, caplog):
     assert fake_hub.repos[("dataset", "org/hubset")].private is True
 
 
+def test_hub_versions_and_lineage_read_back(fake_hub, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # downloads go to a fresh cache
+    data, report = complete_only(_traces(8))
+    push(data, "org/lin", "1", lineage=[report], store="hub")
+    push(_traces(9), "org/lin", "1.1", store="hub")
+    assert list_versions("org/lin", store="hub") == ["1.0.0", "1.1.0"]
+    assert load_lineage("org/lin", "1.0", store="hub")[0]["step"] == "complete_only"
+    assert load_lineage("org/lin", "1.1.0", store="hub") == []
+    assert list_versions("org/never-pushed", store="hub") == []
+
+
 def test_hub_identical_repush_and_next_version(fake_hub):
     data = _traces(8)
     first = push(data, "org/idem", store="hub")

@@ -91,6 +91,9 @@ class FakeHub:
             def do_POST(self) -> None:
                 hub._handle(self, "POST")
 
+            def do_HEAD(self) -> None:
+                hub._handle(self, "HEAD")
+
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.timeout = 5
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -126,6 +129,10 @@ class FakeHub:
                 echoed = "; ".join(f"{k}: {v}" for k, v in record.headers.items())
                 status, payload = self.reject_status, {"error": f"Unauthorized ({echoed})"}
             else:
+                resolved = self._resolve(record)
+                if resolved is not None:
+                    self._send_file(handler, method, *resolved)
+                    return
                 status, payload = self._route(record)
         data = json.dumps(payload).encode()
         handler.send_response(status)
@@ -133,6 +140,8 @@ class FakeHub:
         handler.send_header("Content-Length", str(len(data)))
         if status >= 400:
             handler.send_header("X-Error-Message", str(payload.get("error", "")))
+            if payload.get("code"):
+                handler.send_header("X-Error-Code", str(payload["code"]))
         handler.end_headers()
         handler.wfile.write(data)
 
@@ -146,8 +155,8 @@ class FakeHub:
             repo_type = parts[1][:-1]
             repo_id = f"{parts[2]}/{parts[3]}"
             repo = self.repos.get((repo_type, repo_id))
-            if repo is None:
-                return 404, {"error": f"Repository {repo_id} not found"}
+            if repo is None:  # the real Hub marks this case with X-Error-Code: RepoNotFound
+                return 404, {"error": f"Repository {repo_id} not found", "code": "RepoNotFound"}
             action, rest = parts[4], "/".join(parts[5:])
             if action == "discussions":
                 return self._discussion(repo, r, parts[5:])
@@ -163,6 +172,45 @@ class FakeHub:
             if handler is not None:
                 return handler(repo, rest, r)
         return 404, {"error": f"no route for {r.method} {r.path}"}
+
+    # ------------------------------------------------------------------ file downloads
+
+    def _resolve(self, r: Recorded) -> tuple[str, bytes] | None:
+        """``/[datasets/]org/name/resolve/<revision>/<path>`` (what ``hf_hub_download`` asks
+        for): the commit and the file's bytes, or ``None`` for any other path."""
+        parts = r.path.strip("/").split("/")
+        repo_type = "model"
+        if parts and parts[0] in ("datasets", "spaces"):
+            repo_type, parts = parts[0][:-1], parts[1:]
+        if r.method not in ("GET", "HEAD") or len(parts) < 5 or parts[2] != "resolve":
+            return None
+        repo = self.repos.get((repo_type, f"{parts[0]}/{parts[1]}"))
+        revision, path = unquote(parts[3]), "/".join(parts[4:])
+        files = repo.files_at(revision) if repo is not None else None
+        if files is None or path not in files:
+            return "", b""
+        oid = repo.branches.get(revision) or repo.tags.get(revision) or revision
+        return oid, files[path]
+
+    @staticmethod
+    def _send_file(handler: BaseHTTPRequestHandler, method: str, oid: str, data: bytes) -> None:
+        if not oid:
+            body = b'{"error": "Entry not found"}'
+            handler.send_response(404)
+            handler.send_header("X-Error-Code", "EntryNotFound")
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+            handler.wfile.write(body if method == "GET" else b"")
+            return
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/octet-stream")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.send_header("X-Repo-Commit", oid)
+        handler.send_header("ETag", f'"{git_blob_id(data)}"')
+        handler.end_headers()
+        if method == "GET":
+            handler.wfile.write(data)
 
     # ------------------------------------------------------------------ endpoints
 

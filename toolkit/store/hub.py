@@ -124,6 +124,11 @@ def _hub_errors(action: str, repo_id: str) -> Iterator[None]:
         ) from None
 
 
+def _endpoint() -> str | None:
+    """``$HF_ENDPOINT`` read at call time (huggingface_hub reads it once, at import)."""
+    return os.environ.get("HF_ENDPOINT") or None
+
+
 def _git_blob_sha1(path: Path) -> str:
     digest = hashlib.sha1(usedforsecurity=False)
     digest.update(f"blob {path.stat().st_size}\0".encode())
@@ -145,8 +150,7 @@ class HubStore(Store):
     def api(self) -> Any:
         from huggingface_hub import HfApi
 
-        # Read the endpoint at call time (huggingface_hub reads HF_ENDPOINT once, at import).
-        return HfApi(endpoint=os.environ.get("HF_ENDPOINT") or None)
+        return HfApi(endpoint=_endpoint())
 
     # -- reading ------------------------------------------------------------------------------
     def version_tags(self, repo_id: str, *, repo_type: str = "dataset") -> list[str]:
@@ -182,7 +186,9 @@ class HubStore(Store):
 
         with _hub_errors("read", repo_id):
             try:
-                local = hf_hub_download(repo_id, path, repo_type=repo_type, revision=ref)
+                local = hf_hub_download(
+                    repo_id, path, repo_type=repo_type, revision=ref, endpoint=_endpoint()
+                )
             except EntryNotFoundError:
                 return ""
         return Path(local).read_text(encoding="utf-8")
@@ -192,7 +198,10 @@ class HubStore(Store):
         from huggingface_hub import snapshot_download
 
         with _hub_errors("download", repo_id):
-            return Path(snapshot_download(repo_id, repo_type=repo_type, revision=ref))
+            folder = snapshot_download(
+                repo_id, repo_type=repo_type, revision=ref, endpoint=_endpoint()
+            )
+        return Path(folder)
 
     # -- writing ------------------------------------------------------------------------------
     def _identical(
