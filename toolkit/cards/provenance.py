@@ -167,20 +167,10 @@ def collect_lineage(
         "sources": [public_source(s) for s, _ in sources.most_common()],
         "raw_sources": [s for s, _ in sources.most_common()],
         "teachers": _distinct(generated + teachers),
-        "prompt_templates": [public_text(t) for t in _distinct_raw(templates, 3)],
+        "prompt_templates": _distinct(templates, limit=3),
         "sampling": _distinct(sampling),
         "steps": steps,
     }
-
-
-def _distinct_raw(values: Sequence[Any], limit: int) -> list[Any]:
-    seen: list[Any] = []
-    for value in values:
-        if value not in seen:
-            seen.append(value)
-        if len(seen) >= limit:
-            break
-    return seen
 
 
 def source_datasets(sources: Sequence[str]) -> list[str]:
