@@ -253,8 +253,10 @@ def build_rows(rows: int, raw: dict[str, list[str]], rng: random.Random, ngram: 
 
 def _flags_of(dataset: Any) -> list[bool]:
     """Whether each row is flagged for any benchmark (the ``contaminated_*`` columns)."""
+    from toolkit.tables import column_values  # Arrow, not row-by-row formatting (both sides)
+
     columns = [c for c in dataset.column_names if c.startswith("contaminated_")]
-    return [any(v) for v in zip(*(dataset[c] for c in columns), strict=True)]
+    return [any(v) for v in zip(*(column_values(dataset, c) for c in columns), strict=True)]
 
 
 def measure(
