@@ -2,11 +2,17 @@
 
 * :class:`LoopbackChatServer` speaks the OpenAI ``/v1/chat/completions`` streaming protocol
   (server-sent events) and sends reasoning as ``reasoning_content`` deltas (DeepSeek API, vLLM's
-  reasoning parser), or inline ``<think>…</think>`` content with ``inline_think=True``.
+  reasoning parser), inline ``<think>…</think>`` content with ``inline_think=True``, or — as an
+  R1 distill behind vLLM without a reasoning parser, or ``transformers serve``, does — content
+  whose opening ``<think>`` was in the prompt (``prefilled=True``: the reasoning, then
+  ``</think>``, then the answer).
 * ``protocol="ollama"`` speaks Ollama's ``/api/chat`` (NDJSON lines with ``message.thinking``).
 
 Both bind 127.0.0.1 on port 0, record every request body (to check what the model was sent),
 and can hold the answer back behind ``gate`` so a test sees the thinking while it is pending.
+``finish_reason="length"`` ends the stream as a token limit does; ``drop_after=N`` sends N pieces
+and then closes the connection without a finish reason (a dropped connection); ``disconnects``
+counts the streams whose client went away before the end (Stop must close the HTTP stream).
 Every wait is bounded.
 """
 
@@ -35,6 +41,9 @@ class LoopbackChatServer:
         delay_s: float = 0.0,
         gate: threading.Event | None = None,
         inline_think: bool = False,
+        prefilled: bool = False,
+        finish_reason: str = "stop",
+        drop_after: int | None = None,
     ):
         self.reasoning = list(reasoning)
         self.answer = list(answer)
@@ -43,7 +52,12 @@ class LoopbackChatServer:
         self.delay_s = delay_s
         self.gate = gate
         self.inline_think = inline_think
+        self.prefilled = prefilled
+        self.finish_reason = finish_reason
+        self.drop_after = drop_after
         self.requests: list[dict[str, Any]] = []
+        self.disconnects = 0
+        self.disconnected = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -82,7 +96,11 @@ class LoopbackChatServer:
     def events(self) -> list[tuple[str, str]]:
         """(kind, text) pieces in order: reasoning first, then a pause point, then the answer."""
         pieces: list[tuple[str, str]] = []
-        if self.inline_think:
+        if self.prefilled:  # the chat template opened <think>: the output starts inside it
+            pieces += [("content", text) for text in self.reasoning]
+            if self.answer:
+                pieces.append(("content", "\n</think>\n\n"))
+        elif self.inline_think:
             pieces.append(("content", "<think>\n"))
             pieces += [("content", text) for text in self.reasoning]
             pieces.append(("content", "\n</think>\n\n"))
@@ -149,17 +167,25 @@ def _make_handler(script: LoopbackChatServer) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                 self.wfile.flush()
 
-            send({"role": "assistant", "content": ""})
-            for kind, text in script.events():
-                if kind == "gate":
-                    script.wait_gate()
-                    continue
-                time.sleep(script.delay_s)
-                key = "reasoning_content" if kind == "reasoning" else "content"
-                send({key: text})
-            send({}, finish="stop")
-            self.wfile.write(b"data: [DONE]\n\n")
-            self.wfile.flush()
+            try:
+                send({"role": "assistant", "content": ""})
+                sent = 0
+                for kind, text in script.events():
+                    if kind == "gate":
+                        script.wait_gate()
+                        continue
+                    if script.drop_after is not None and sent >= script.drop_after:
+                        return  # the connection closes: no finish reason, no [DONE]
+                    time.sleep(script.delay_s)
+                    key = "reasoning_content" if kind == "reasoning" else "content"
+                    send({key: text})
+                    sent += 1
+                send({}, finish=script.finish_reason)
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                script.disconnects += 1
+                script.disconnected.set()
 
         def _stream_ollama(self, body: dict) -> None:
             self.send_response(200)
@@ -175,20 +201,24 @@ def _make_handler(script: LoopbackChatServer) -> type[BaseHTTPRequestHandler]:
                     "done": done,
                 }
                 if done:
-                    line["done_reason"] = "stop"
+                    line["done_reason"] = script.finish_reason
                 self.wfile.write((json.dumps(line) + "\n").encode())
                 self.wfile.flush()
 
-            for kind, text in script.events():
-                if kind == "gate":
-                    script.wait_gate()
-                    continue
-                time.sleep(script.delay_s)
-                if kind == "reasoning":
-                    if think:  # Ollama only separates thinking when asked to
-                        send({"thinking": text})
-                    continue
-                send({"content": text})
-            send({}, done=True)
+            try:
+                for kind, text in script.events():
+                    if kind == "gate":
+                        script.wait_gate()
+                        continue
+                    time.sleep(script.delay_s)
+                    if kind == "reasoning":
+                        if think:  # Ollama only separates thinking when asked to
+                            send({"thinking": text})
+                        continue
+                    send({"content": text})
+                send({}, done=True)
+            except (BrokenPipeError, ConnectionResetError):
+                script.disconnects += 1
+                script.disconnected.set()
 
     return Handler
