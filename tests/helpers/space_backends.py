@@ -222,3 +222,69 @@ def _make_handler(script: LoopbackChatServer) -> type[BaseHTTPRequestHandler]:
                 script.disconnected.set()
 
     return Handler
+
+
+class ScriptedModel:
+    """A :class:`toolkit.backends.Model` that streams a fixed script and records each call.
+
+    ``deltas`` are streamed as they are (a final ``Delta(finish_reason=finish)`` is added unless
+    ``finish`` is ``None``); then ``fail`` is raised if given. ``prefilled`` is what
+    :meth:`prefills_thinking` reports; ``delay_s`` sleeps before each delta (cancellable, as a
+    real stream's read is).
+    """
+
+    supports_native_n = False
+
+    def __init__(
+        self,
+        deltas: Sequence[Any],
+        *,
+        backend: str = "openai",
+        model: str = "scripted",
+        prefilled: bool | None = False,
+        finish: str | None = "stop",
+        fail: BaseException | None = None,
+        delay_s: float = 0.0,
+    ) -> None:
+        self.deltas = list(deltas)
+        self.backend = backend
+        self.model = model
+        self.prefilled = prefilled
+        self.finish = finish
+        self.fail = fail
+        self.delay_s = delay_s
+        self.calls: list[dict[str, Any]] = []
+        self.closed_streams = 0
+
+    async def stream(self, messages: list[dict], params: Any) -> Any:
+        import asyncio
+
+        from toolkit.backends import Delta
+
+        self.calls.append({"messages": messages, "params": params})
+        try:
+            for delta in self.deltas:
+                if self.delay_s:
+                    await asyncio.sleep(self.delay_s)
+                yield delta
+            if self.fail is not None:
+                raise self.fail
+            if self.finish is not None:
+                yield Delta(finish_reason=self.finish)
+        finally:
+            self.closed_streams += 1
+
+    def prefills_thinking(self, messages: list[dict]) -> bool | None:
+        return self.prefilled
+
+    async def check(self) -> None:
+        return None
+
+    async def complete(self, request: Any) -> Any:
+        raise NotImplementedError("the chat only streams")
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": self.backend, "model": self.model}
+
+    async def aclose(self) -> None:
+        return None
