@@ -13,8 +13,6 @@ Several visitors stream at once: the chat event's Gradio concurrency limit is
 :attr:`SpaceSettings.resolved_concurrency` (Gradio's default is one chat at a time).
 """
 
-from __future__ import annotations
-
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -74,6 +72,11 @@ class _Turns:
     def close(self, key: str, event: asyncio.Event) -> None:
         if self.stops.get(key) is event:
             del self.stops[key]
+
+
+# No ``from __future__ import annotations`` here: Gradio finds ``gr.Request`` and
+# ``gr.SelectData`` parameters by their annotations, which must be real classes (gradio is
+# imported inside build_demo, so string annotations could not be resolved).
 
 
 def _session_key(request: Any) -> str:
