@@ -20,6 +20,7 @@ from toolkit.chat.stream import (
     NOTICE_PREFIX,
     STOPPED_NOTICE,
     STOPPED_TITLE,
+    TENTATIVE_TITLE,
     THINKING_TITLE,
     UNFINISHED_TITLE,
     ThinkingStreamParser,
@@ -266,7 +267,8 @@ def test_thinking_cut_by_the_token_limit_is_never_the_answer_nor_sent_back(prefi
     final = parser.finish("length")
     assert final.answer == "" and final.reasoning == "Hmm, 6 times 7 is what? Let me"
     shown = state_to_messages(final, max_new_tokens=12)
-    assert shown[0]["metadata"] == {"title": UNFINISHED_TITLE}
+    title = UNFINISHED_TITLE if prefilled else TENTATIVE_TITLE  # None: thinking or answer?
+    assert shown[0]["metadata"] == {"title": title}
     assert shown[1]["content"].startswith(NOTICE_PREFIX) and "12 tokens" in shown[1]["content"]
     # The next request gets no assistant turn for it (and so no orphaned user turn either).
     history = [{"role": "user", "content": "6*7?"}, *shown]
@@ -303,7 +305,7 @@ def test_interrupted_output_settles_without_a_spinner(end):
     parser = ThinkingStreamParser(prefilled=None)
     parser.feed("Half of 48 is")
     shown = state_to_messages(parser.finish(end))
-    title = STOPPED_TITLE if end == "stopped" else UNFINISHED_TITLE
+    title = STOPPED_TITLE if end == "stopped" else TENTATIVE_TITLE
     assert shown == [
         {"role": "assistant", "content": "Half of 48 is", "metadata": {"title": title}}
     ]

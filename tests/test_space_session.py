@@ -70,8 +70,9 @@ def test_respond_streams_thinking_then_answer_and_sends_clean_history():
         {"role": "assistant", "content": "secret thoughts", "metadata": {"title": "Thinking"}},
         {"role": "assistant", "content": "hello"},
     ]
-    outputs = turn(session, "2+2?", history, system_prompt="Be brief.", temperature=0.3,
-                   max_new_tokens=10_000)  # fmt: skip
+    outputs = turn(
+        session, "2+2?", history, system_prompt="Be brief.", temperature=0.3, max_new_tokens=10_000
+    )
     assert outputs[0][0]["metadata"]["status"] == "pending"
     assert outputs[-1][0]["metadata"]["status"] == "done"
     assert outputs[-1][0]["content"] == "Two twos make four."
@@ -149,8 +150,9 @@ def test_server_with_a_prefilled_template_streams_pending_thinking_not_an_answer
     """vLLM without a reasoning parser serving an R1 distill under any name: the reasoning
     arrives as plain content until ``</think>``. Before it, nothing is shown as an answer."""
     reasoning = ["Six sevens: ", "7, 14, 21, ", "28, 35, 42."]
-    with LoopbackChatServer(reasoning, ["It is **42**."], prefilled=True, model="my-model",
-                            delay_s=0.08) as server:  # fmt: skip
+    with LoopbackChatServer(
+        reasoning, ["It is **42**."], prefilled=True, model="my-model", delay_s=0.08
+    ) as server:
         views = turn(ChatSession(SpaceSettings(backend="openai", base_url=server.url)), "6*7?")
     pending = [view for view in views if view[0]["metadata"].get("status") == "pending"]
     assert len(pending) >= 2  # several views while thinking, each only a pending panel
@@ -165,8 +167,9 @@ def test_server_with_a_prefilled_template_streams_pending_thinking_not_an_answer
 
 
 def test_r1_served_name_means_prefilled_and_the_panel_shows_before_the_first_token():
-    with LoopbackChatServer(["Hmm."], ["42"], prefilled=True,
-                            model="deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B") as server:  # fmt: skip
+    with LoopbackChatServer(
+        ["Hmm."], ["42"], prefilled=True, model="deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"
+    ) as server:
         session = ChatSession(SpaceSettings(backend="openai", base_url=server.url))
         session.identify()  # learns the served name from /v1/models
         assert session.title == "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"
@@ -182,8 +185,13 @@ def test_r1_served_name_means_prefilled_and_the_panel_shows_before_the_first_tok
 
 
 def test_thinking_cut_by_the_limit_is_not_the_answer_and_not_sent_back():
-    with LoopbackChatServer(["Let me ", "think about ", "SECRET-REASONING"], [], prefilled=True,
-                            finish_reason="length", model="r1-distill-qwen") as server:  # fmt: skip
+    with LoopbackChatServer(
+        ["Let me ", "think about ", "SECRET-REASONING"],
+        [],
+        prefilled=True,
+        finish_reason="length",
+        model="r1-distill-qwen",
+    ) as server:
         session = ChatSession(SpaceSettings(backend="openai", base_url=server.url))
         first = turn(session, "6*7?", max_new_tokens=3)[-1]
         turn(session, "And 6*8?", [{"role": "user", "content": "6*7?"}, *first])
@@ -198,10 +206,10 @@ def test_thinking_cut_by_the_limit_is_not_the_answer_and_not_sent_back():
     ("setting", "first_view_is_answer"), [("auto", False), ("true", False), ("false", True)]
 )
 def test_prefilled_thinking_setting(setting, first_view_is_answer):
-    with LoopbackChatServer(["Thinking aloud"], ["42"], prefilled=True, model="my-model",
-                            delay_s=0.06) as server:  # fmt: skip
-        settings = SpaceSettings(backend="openai", base_url=server.url,
-                                 prefilled_thinking=setting)  # fmt: skip
+    with LoopbackChatServer(
+        ["Thinking aloud"], ["42"], prefilled=True, model="my-model", delay_s=0.06
+    ) as server:
+        settings = SpaceSettings(backend="openai", base_url=server.url, prefilled_thinking=setting)
         views = turn(ChatSession(settings), "6*7?")
     first = next(view for view in views if "Thinking aloud" in str(view))
     assert ("metadata" not in first[0]) == first_view_is_answer
@@ -290,8 +298,9 @@ def test_stop_does_not_wait_for_a_slow_token():
         stop = asyncio.Event()
         asyncio.get_running_loop().call_later(0.2, stop.set)
         started = time.monotonic()
-        views = [view async for view in ChatSession(SpaceSettings(), model).respond("q", [],
-                                                                                  stop=stop)]  # fmt: skip
+        views = [
+            view async for view in ChatSession(SpaceSettings(), model).respond("q", [], stop=stop)
+        ]
         assert views[-1][-1]["content"] == f"{NOTICE_PREFIX}{STOPPED_NOTICE}"
         return time.monotonic() - started
 
@@ -306,8 +315,9 @@ def test_stop_ends_a_local_generation(tiny_model_dir):
     async def run() -> list[list[dict]]:
         stop = asyncio.Event()
         views = []
-        async for view in session.respond("Tell a long story.", [], temperature=1.0,
-                                          max_new_tokens=4000, stop=stop):  # fmt: skip
+        async for view in session.respond(
+            "Tell a long story.", [], temperature=1.0, max_new_tokens=4000, stop=stop
+        ):
             views.append(view)
             stop.set()
         return views
@@ -352,8 +362,9 @@ def test_the_owner_api_key_is_never_shown_even_when_the_server_echoes_it(caplog,
     faults = FaultPlan(rate_500=1.0) if fault == "500" else None
     server_key = key if fault == "500" else "another-key-0123456789"
     with OpenAIServer(model="r1", api_key=server_key, echo_headers=True, faults=faults) as server:
-        settings = SpaceSettings(backend="openai", base_url=server.url + "/v1", model="r1",
-                                 api_key=key)  # fmt: skip
+        settings = SpaceSettings(
+            backend="openai", base_url=server.url + "/v1", model="r1", api_key=key
+        )
         with caplog.at_level(logging.DEBUG):
             final = _final(settings)
     text = final[-1]["content"]

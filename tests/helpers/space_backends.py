@@ -98,9 +98,11 @@ class LoopbackChatServer:
         pieces: list[tuple[str, str]] = []
         if self.prefilled:  # the chat template opened <think>: the output starts inside it
             pieces += [("content", text) for text in self.reasoning]
+            pieces.append(("gate", ""))  # held before the marker: the stream is still ambiguous
             if self.answer:
                 pieces.append(("content", "\n</think>\n\n"))
-        elif self.inline_think:
+            return pieces + [("content", text) for text in self.answer]
+        if self.inline_think:
             pieces.append(("content", "<think>\n"))
             pieces += [("content", text) for text in self.reasoning]
             pieces.append(("content", "\n</think>\n\n"))
@@ -288,3 +290,41 @@ class ScriptedModel:
 
     async def aclose(self) -> None:
         return None
+
+
+class AttackerServer:
+    """An HTTP server that only counts what it is asked for: the host that an injected
+    ``<img>`` or Markdown image in model output would make a visitor's browser fetch."""
+
+    def __init__(self) -> None:
+        self.hits: list[str] = []
+        self._server: ThreadingHTTPServer | None = None
+
+    def __enter__(self) -> AttackerServer:
+        hits = self.hits
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                hits.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}"

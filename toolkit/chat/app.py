@@ -185,10 +185,16 @@ def build_demo(
                 0.0, 1.5, value=settings.temperature, step=0.05, label="Temperature",
                 elem_id="temperature",
             )  # fmt: skip
+            # Gradio refuses a value below the slider's minimum: a small default lowers it.
+            fine = settings.max_new_tokens < 16
             max_tokens = gr.Slider(
-                16, settings.max_new_tokens_limit, value=settings.max_new_tokens, step=16,
-                label="Max new tokens", elem_id="max-new-tokens",
-            )  # fmt: skip
+                1 if fine else 16,
+                settings.max_new_tokens_limit,
+                value=settings.max_new_tokens,
+                step=1 if fine else 16,
+                label="Max new tokens",
+                elem_id="max-new-tokens",
+            )
         question = gr.State("")
         before = gr.State([])
 

@@ -39,6 +39,7 @@ UPDATE_INTERVAL_S = 0.05
 IDENTIFY_TIMEOUT_S = 15.0
 
 _STOPPED: Any = object()
+_IDLE: Any = object()
 
 
 class ChatSession:
@@ -186,24 +187,30 @@ class ChatSession:
             first = True
             last_update = 0.0
             interval = UPDATE_INTERVAL_S
+            held_back = False  # a view newer than the one shown is waiting for its turn
             while True:
-                delta = await race.next()
+                wait = None
+                if held_back:
+                    wait = max(0.0, last_update + interval - time.monotonic())
+                delta = await race.next(wait)
                 if delta is None:
                     break
                 if delta is _STOPPED:
                     end = "stopped"
                     break
-                if delta.finish_reason:
-                    end = "length" if delta.finish_reason == "length" else "stop"
-                if not (delta.content or delta.reasoning):
-                    continue
-                if first and self.model.backend == "ollama":
-                    # Ollama may have dropped think=true for this model only now.
-                    parser.prefilled = await self.prefill_mode(messages)
-                first = False
-                parser.add(delta.content, delta.reasoning)
+                if delta is not _IDLE:
+                    if delta.finish_reason:
+                        end = "length" if delta.finish_reason == "length" else "stop"
+                    if not (delta.content or delta.reasoning):
+                        continue
+                    if first and self.model.backend == "ollama":
+                        # Ollama may have dropped think=true for this model only now.
+                        parser.prefilled = await self.prefill_mode(messages)
+                    first = False
+                    parser.add(delta.content, delta.reasoning)
                 now = time.monotonic()
-                if now - last_update >= interval:
+                held_back = now - last_update < interval
+                if not held_back:
                     shown = view(parser.state())
                     cost = time.monotonic() - now
                     # Re-rendering grows with the answer: keep it a small share of a core.
@@ -266,36 +273,47 @@ def _friendly(error: BackendError, parser: ThinkingStreamParser | None) -> str:
 
 
 class _Race:
-    """The model's deltas, each raced against ``stop``: Stop must not wait for a token that a
-    busy CPU takes seconds to produce. A step cancelled by Stop is finished in :meth:`aclose`,
-    after the settled view has been shown."""
+    """The model's deltas, each raced against ``stop`` (Stop must not wait for a token that a
+    busy CPU takes seconds to produce) and, when asked, against a deadline (a view held back
+    by the update interval must not wait for a token either). A step cancelled by Stop is
+    finished in :meth:`aclose`, after the settled view has been shown."""
 
     def __init__(self, stream: AsyncIterator[Delta], stop: asyncio.Event | None) -> None:
         self.stream = stream
         self.stop_task = asyncio.ensure_future(stop.wait()) if stop is not None else None
+        self.step: asyncio.Future[Any] | None = None
         self.cancelled: asyncio.Future[Any] | None = None
 
-    async def next(self) -> Any:
-        step = asyncio.ensure_future(anext(self.stream, None))
-        if self.stop_task is None:
-            return await step
+    async def next(self, timeout: float | None = None) -> Any:
+        """The next delta, ``None`` at the end, ``_STOPPED``, or ``_IDLE`` after ``timeout``
+        (the pending read carries on into the next call)."""
+        if self.step is None:
+            self.step = asyncio.ensure_future(anext(self.stream, None))
+        waiting = {self.step} if self.stop_task is None else {self.step, self.stop_task}
         try:
             done, _ = await asyncio.wait(
-                {step, self.stop_task}, return_when=asyncio.FIRST_COMPLETED
+                waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
             )
         except BaseException:
-            step.cancel()
-            self.cancelled = step
+            self._cancel_step()
             raise
-        if step in done:
+        if self.step in done:
+            step, self.step = self.step, None
             return step.result()
-        step.cancel()  # closes the HTTP stream / stops the local generation
-        self.cancelled = step
-        return _STOPPED
+        if self.stop_task is not None and self.stop_task in done:
+            self._cancel_step()  # closes the HTTP stream / stops the local generation
+            return _STOPPED
+        return _IDLE
+
+    def _cancel_step(self) -> None:
+        if self.step is not None:
+            self.step.cancel()
+            self.cancelled, self.step = self.step, None
 
     async def aclose(self) -> None:
         if self.stop_task is not None:
             self.stop_task.cancel()
+        self._cancel_step()
         if self.cancelled is not None:
             with contextlib.suppress(BaseException):
                 await self.cancelled

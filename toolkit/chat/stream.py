@@ -33,6 +33,8 @@ NOTICE_PREFIX = "⚠️ "
 THINKING_TITLE = "Thinking"
 UNFINISHED_TITLE = "Thinking (unfinished)"
 STOPPED_TITLE = "Thinking (stopped)"
+#: Output cut before any marker while the prompt may have opened <think>: thinking or answer?
+TENTATIVE_TITLE = "Unfinished output"
 STOPPED_NOTICE = "Stopped. The answer above is incomplete."
 
 _MARKERS = (THINK_OPEN, THINK_CLOSE, THOUGHT_OPEN, THOUGHT_CLOSE, SOLUTION_OPEN, SOLUTION_CLOSE)
@@ -191,8 +193,10 @@ def state_to_messages(
             metadata["status"] = "done"
             if state.duration is not None:
                 metadata["duration"] = round(state.duration, 1)
+        elif state.end == "stopped":
+            metadata["title"] = STOPPED_TITLE
         else:
-            metadata["title"] = STOPPED_TITLE if state.end == "stopped" else UNFINISHED_TITLE
+            metadata["title"] = TENTATIVE_TITLE if state.tentative else UNFINISHED_TITLE
         text = to_display(state.reasoning, image_hosts) or "…"
         messages.append({"role": "assistant", "content": text, "metadata": metadata})
     limit = f" ({max_new_tokens:,} tokens)" if max_new_tokens else ""
@@ -212,6 +216,12 @@ def state_to_messages(
             text = (
                 "The model ended its turn while still thinking, so there is no final answer. "
                 "Ask again, or rephrase the question."
+            )
+        elif state.tentative:
+            text = (
+                f"The token limit{limit} cut the output before the model showed where its "
+                "thinking ends, so there is no final answer. Raise “Max new tokens” in the "
+                "settings and ask again."
             )
         else:
             text = (
@@ -306,6 +316,7 @@ __all__ = [
     "NOTICE_PREFIX",
     "STOPPED_NOTICE",
     "STOPPED_TITLE",
+    "TENTATIVE_TITLE",
     "THINKING_TITLE",
     "UNFINISHED_TITLE",
     "ThinkingState",
