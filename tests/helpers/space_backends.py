@@ -328,3 +328,32 @@ class AttackerServer:
     def url(self) -> str:
         assert self._server is not None
         return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+
+def run_turn(session: Any, message: str, history: Sequence[Any] = (), **kwargs: Any) -> list:
+    """Every view one chat turn yields, on its own event loop (connections closed after)."""
+    import asyncio
+
+    async def run() -> list:
+        try:
+            return [shown async for shown in session.respond(message, list(history), **kwargs)]
+        finally:
+            await session.aclose()
+
+    return asyncio.run(run())
+
+
+def final_view(settings: Any, **kwargs: Any) -> list[dict]:
+    """The last view of one turn ("What is 6 times 7?") with these settings."""
+    from toolkit.chat.session import ChatSession
+
+    return run_turn(ChatSession(settings), "What is 6 times 7?", **kwargs)[-1]
+
+
+def closed_port() -> int:
+    """A loopback port where nothing listens (a server that is down)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

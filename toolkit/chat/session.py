@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
@@ -225,8 +226,12 @@ class ChatSession:
             log.warning("model backend error: %s", redact(error))
             yield _after_failure(parser, view, _friendly(error, parser))
         except Exception as error:  # a bug or an unexpected library error: log it, stay calm
-            log.error("chat turn failed: %s", redact(f"{type(error).__name__}: {error}"))
-            log.debug("chat turn failed", exc_info=True)
+            # The traceback (which may quote outside text) only when debugging is asked for.
+            log.error(
+                "chat turn failed: %s",
+                redact(f"{type(error).__name__}: {error}"),
+                exc_info=os.environ.get("TOOLKIT_DEBUG") == "1",
+            )
             yield _after_failure(
                 parser,
                 view,
