@@ -6,7 +6,7 @@ the same traces on this machine, in one process, one after the other:
 * **naive** (seed-002): padded batches, no packing — ``SFTTrainer(packing=False)`` with batches of
   ``--batch-size`` traces padded to the longest one in the batch (dynamic padding: the generous
   version of the baseline; padding every batch to ``max_length`` would be far worse);
-* **toolkit**: the toolkit's tokenization and config (:func:`toolkit.train.sft.sft_config`),
+* **toolkit**: the toolkit's tokenization and config (:func:`toolkit.training.sft.sft_config`),
   best-fit-decreasing packing into rows of ``--max-length`` tokens with padding-free batches.
 
 Trace lengths follow a long-tailed lognormal distribution (most traces short, a few very long),
@@ -96,8 +96,8 @@ def run(setup: str, model_dir: Path, dataset, args, workdir: Path) -> dict:
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    from toolkit.train.recipe import load_recipe
-    from toolkit.train.sft import sft_config
+    from toolkit.training.recipe import load_recipe
+    from toolkit.training.sft import sft_config
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
@@ -177,7 +177,7 @@ def main() -> None:
     import torch
 
     from toolkit.models import build_tiny_model
-    from toolkit.train.data import tokenize_dataset
+    from toolkit.training.data import tokenize_dataset
 
     torch.set_num_threads(args.threads)
     datasets.disable_progress_bars()

@@ -6,13 +6,13 @@ import json
 
 import pytest
 
-from toolkit.train.data import (
+from toolkit.training.data import (
     add_think_tokens,
     analyze_template,
     load_traces,
     tokenize_conversation,
 )
-from toolkit.train.recipe import DataConfig
+from toolkit.training.recipe import DataConfig
 
 MESSAGES = [
     {"role": "system", "content": "Be brief."},

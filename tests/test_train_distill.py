@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers.train import TRACES_FIXTURE, one_torch_thread
-from toolkit.train import train
-from toolkit.train.distill import VocabularyMismatchError, distillation_loss
+from toolkit.training import train
+from toolkit.training.distill import VocabularyMismatchError, distillation_loss
 
 _one_thread = pytest.fixture(autouse=True)(one_torch_thread)
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.helpers.train import one_torch_thread
-from toolkit.train import train
+from toolkit.training import train
 
 pytestmark = pytest.mark.integration
 

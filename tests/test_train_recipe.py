@@ -14,15 +14,15 @@ import yaml
 from typer.testing import CliRunner
 
 from toolkit.cli import app
-from toolkit.train import load
-from toolkit.train.recipe import (
+from toolkit.training import load
+from toolkit.training.recipe import (
     RecipeError,
     apply_overrides,
     load_recipe,
     parse_overrides,
     substitute_env,
 )
-from toolkit.train.remote import (
+from toolkit.training.remote import (
     RECIPE_ENV,
     accelerate_command,
     accelerate_config_path,
@@ -234,7 +234,7 @@ def test_cli_reports_bad_recipe_in_one_line(tmp_path):
 def test_qlora_on_cpu_is_a_clear_error(monkeypatch):
     import torch
 
-    from toolkit.train.sft import check_hardware
+    from toolkit.training.sft import check_hardware
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     recipe = load_recipe({"base_model": "m", "data": "d", "peft": {"method": "qlora"}}).recipe

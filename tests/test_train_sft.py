@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.train import TRACES_FIXTURE, one_torch_thread
-from toolkit.train import train
+from toolkit.training import train
 
 _one_thread = pytest.fixture(autouse=True)(one_torch_thread)
 
@@ -93,7 +93,7 @@ def test_packing_keeps_sequences_apart(tiny_qwen_dir):
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
-    from toolkit.train.data import analyze_template, tokenize_conversation
+    from toolkit.training.data import analyze_template, tokenize_conversation
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_qwen_dir)
     info = analyze_template(tokenizer)

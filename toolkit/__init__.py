@@ -21,7 +21,7 @@ from toolkit.hub import load, push
 from toolkit.publish import publish
 from toolkit.schema import FEATURES, TraceRecord
 from toolkit.thinking import render_thinking, split_thinking
-from toolkit.train import train
+from toolkit.training import train
 from toolkit.verify import verify
 
 __version__ = "0.1.0"

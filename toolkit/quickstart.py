@@ -266,7 +266,7 @@ class Quickstart:
         return {"repo_id": DATASET_REPO, "version": "1.0.0", "location": str(result.url_or_path)}
 
     def stage_train(self) -> dict[str, Any]:
-        from toolkit.train import train
+        from toolkit.training import train
 
         recipe = {
             "task": "sft",

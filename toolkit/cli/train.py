@@ -35,8 +35,8 @@ def train_command(
     num_processes: int = typer.Option(8, "--num-processes", help="GPUs for --accelerate."),
 ) -> None:
     """Train a model from a YAML recipe (overrides: --SECTION.KEY VALUE, e.g. --params.lr 1e-5)."""
-    from toolkit.train import load
-    from toolkit.train.recipe import RecipeError, parse_overrides
+    from toolkit.training import load
+    from toolkit.training.recipe import RecipeError, parse_overrides
 
     try:
         overrides = parse_overrides(list(ctx.args))
@@ -49,7 +49,7 @@ def train_command(
     recipe = loaded.recipe
 
     if accelerate:
-        from toolkit.train.remote import accelerate_command, format_command
+        from toolkit.training.remote import accelerate_command, format_command
 
         try:
             argv = accelerate_command(
@@ -67,8 +67,8 @@ def train_command(
     if remote is not None:
         if remote != "hf-jobs":
             fail(f"--remote {remote!r}: only 'hf-jobs' is supported (Hugging Face Jobs)")
-        from toolkit.train.remote import format_command, hf_jobs_command
-        from toolkit.train.remote import submit as run_job
+        from toolkit.training.remote import format_command, hf_jobs_command
+        from toolkit.training.remote import submit as run_job
 
         try:
             argv = hf_jobs_command(loaded, flavor=flavor, timeout=timeout)
@@ -90,7 +90,7 @@ def train_command(
         )
         return
 
-    from toolkit.train import train
+    from toolkit.training import train
 
     try:
         result = train(loaded)

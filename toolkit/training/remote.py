@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from toolkit.train.recipe import ACCELERATE_CONFIGS, LoadedRecipe, RecipeError, env_names
+from toolkit.training.recipe import ACCELERATE_CONFIGS, LoadedRecipe, RecipeError, env_names
 
 #: GPUs per HF Jobs flavor (``hf jobs run --help`` lists the flavors).
 FLAVOR_GPUS = {

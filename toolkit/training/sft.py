@@ -2,7 +2,7 @@
 
 What this adds on top of a plain ``SFTTrainer(model, dataset)`` call, each fixing a seed-recipe bug:
 
-* the data are tokenized by :mod:`toolkit.train.data`, so the loss covers exactly the assistant
+* the data are tokenized by :mod:`toolkit.training.data`, so the loss covers exactly the assistant
   turns *including* their end-of-turn token (models learn to stop), the reasoning survives
   templates that strip or prefill ``<think>``, and system/user tokens are -100;
 * the tokenizer's EOS becomes the template's end-of-turn token (``SFTConfig.eos_token``), and
@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from toolkit.train.recipe import RecipeError
+from toolkit.training.recipe import RecipeError
 
 if TYPE_CHECKING:
-    from toolkit.train.data import DataInfo, TemplateInfo
-    from toolkit.train.recipe import LoadedRecipe, Recipe
+    from toolkit.training.data import DataInfo, TemplateInfo
+    from toolkit.training.recipe import LoadedRecipe, Recipe
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +222,7 @@ class Prepared:
 
 def prepare(recipe: Recipe) -> Prepared:
     """Load traces, tokenizer and model; tokenize with assistant-only masks."""
-    from toolkit.train.data import add_think_tokens, load_traces, resolve_model, tokenize_dataset
+    from toolkit.training.data import add_think_tokens, load_traces, resolve_model, tokenize_dataset
 
     check_hardware(recipe)
     bf16 = use_bf16(recipe)
@@ -293,8 +293,8 @@ def run_training(
     loaded: LoadedRecipe, prepared: Prepared, trainer: Any, *, checkpoint: str | None
 ) -> TrainResult:
     """Train (resuming when asked), then write every output; shared by SFT and distillation."""
-    from toolkit.train.data import model_label
-    from toolkit.train.outputs import make_summary_callback, previous_loss_curve, write_outputs
+    from toolkit.training.data import model_label
+    from toolkit.training.outputs import make_summary_callback, previous_loss_curve, write_outputs
 
     recipe = loaded.recipe
     callback = make_summary_callback()

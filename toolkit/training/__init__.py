@@ -6,7 +6,7 @@
     train("recipes/tiny-cpu.yaml", params__lr=1e-4, params__max_steps=5)
     train("recipes/tiny-cpu.yaml", **{"params.lr": 1e-4})
 
-Modules: :mod:`~toolkit.train.recipe` (dataclasses ↔ YAML ↔ CLI overrides), :mod:`~.data`
+Modules: :mod:`~toolkit.training.recipe` (dataclasses ↔ YAML ↔ CLI overrides), :mod:`~.data`
 (traces → messages → masked tokens), :mod:`~.sft`, :mod:`~.distill`, :mod:`~.remote`
 (HF Jobs / accelerate commands), :mod:`~.outputs` (saved files, ``training_summary.json``).
 """
@@ -17,10 +17,10 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from toolkit.train.recipe import LoadedRecipe, Recipe, RecipeError, load_recipe
+from toolkit.training.recipe import LoadedRecipe, Recipe, RecipeError, load_recipe
 
 if TYPE_CHECKING:
-    from toolkit.train.sft import TrainResult
+    from toolkit.training.sft import TrainResult
 
 __all__ = ["LoadedRecipe", "Recipe", "RecipeError", "load", "train"]
 
@@ -67,9 +67,9 @@ def train(
         else load(recipe_or_path, **overrides)
     )
     if loaded.recipe.task == "distill":
-        from toolkit.train.distill import run_distill
+        from toolkit.training.distill import run_distill
 
         return run_distill(loaded)
-    from toolkit.train.sft import run_sft
+    from toolkit.training.sft import run_sft
 
     return run_sft(loaded)

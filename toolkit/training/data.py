@@ -36,7 +36,7 @@ from toolkit.thinking import THINK_CLOSE, THINK_OPEN
 if TYPE_CHECKING:
     import datasets
 
-    from toolkit.train.recipe import DataConfig
+    from toolkit.training.recipe import DataConfig
 
 log = logging.getLogger(__name__)
 

@@ -55,8 +55,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from toolkit.train.data import DataInfo, TemplateInfo
-    from toolkit.train.recipe import Recipe
+    from toolkit.training.data import DataInfo, TemplateInfo
+    from toolkit.training.recipe import Recipe
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +204,7 @@ def write_outputs(
     import trl
 
     import toolkit
-    from toolkit.train.data import template_info_dict
+    from toolkit.training.data import template_info_dict
 
     output_dir = Path(recipe.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)

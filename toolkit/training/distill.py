@@ -26,11 +26,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from toolkit.train.recipe import RecipeError
+from toolkit.training.recipe import RecipeError
 
 if TYPE_CHECKING:
-    from toolkit.train.recipe import LoadedRecipe, Recipe
-    from toolkit.train.sft import TrainResult
+    from toolkit.training.recipe import LoadedRecipe, Recipe
+    from toolkit.training.sft import TrainResult
 
 log = logging.getLogger(__name__)
 
@@ -182,8 +182,8 @@ def load_teacher(recipe: Recipe) -> tuple[Any, Any, str]:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from toolkit.train.data import resolve_model
-    from toolkit.train.sft import four_bit_config, load_tokenizer
+    from toolkit.training.data import resolve_model
+    from toolkit.training.sft import four_bit_config, load_tokenizer
 
     path = resolve_model(recipe.distill.teacher)
     dtype_name = recipe.distill.teacher_dtype
@@ -204,7 +204,7 @@ def load_teacher(recipe: Recipe) -> tuple[Any, Any, str]:
 
 def run_distill(loaded: LoadedRecipe) -> TrainResult:
     """Distil ``distill.teacher`` into ``base_model`` on the recipe's traces."""
-    from toolkit.train.sft import prepare, resume_checkpoint, run_training, sft_trainer_kwargs
+    from toolkit.training.sft import prepare, resume_checkpoint, run_training, sft_trainer_kwargs
 
     recipe = loaded.recipe
     prepared = prepare(recipe)
@@ -218,7 +218,7 @@ def run_distill(loaded: LoadedRecipe) -> TrainResult:
         added_tokens=prepared.think_tokens_added,
     )
     if prepared.think_tokens_added:
-        from toolkit.train.data import add_think_tokens
+        from toolkit.training.data import add_think_tokens
 
         add_think_tokens(teacher, teacher_tokenizer, init=recipe.params.think_token_init)
     vocab_size = check_vocabularies(
@@ -247,8 +247,8 @@ def _gkd_trainer(recipe: Recipe, prepared: Any, teacher: Any, new_ids: list[int]
     """TRL's on-policy GKD, fed the same ``messages`` traces (it tokenizes them itself)."""
     from trl.experimental.gkd import GKDConfig, GKDTrainer
 
-    from toolkit.train.data import load_traces
-    from toolkit.train.sft import peft_config, sft_config
+    from toolkit.training.data import load_traces
+    from toolkit.training.sft import peft_config, sft_config
 
     args = sft_config(
         recipe,
