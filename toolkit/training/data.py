@@ -156,6 +156,8 @@ def to_messages_table(table: datasets.Dataset, config: DataConfig) -> datasets.D
     else:
         normalized = _normalize(table, None if fmt == "auto" else fmt)
         messages = normalized["messages"]
+    if config.drop_system_prompt:
+        messages = [[t for t in m if t["role"] != "system"] for m in messages]
     if config.system_prompt:
         messages = [_with_system(m, config.system_prompt) for m in messages]
     return datasets.Dataset.from_dict({"messages": [_clean(m) for m in messages]})
@@ -296,20 +298,32 @@ def _prompt_completion(
 
 
 def tokenize_conversation(
-    messages: list[dict[str, str]], tokenizer: Any, info: TemplateInfo
+    messages: list[dict[str, str]], tokenizer: Any, info: TemplateInfo, *, all_tokens: bool = False
 ) -> dict[str, list[int]]:
-    """``input_ids`` and ``assistant_masks`` (1 = in the loss) for one conversation."""
+    """``input_ids`` and ``assistant_masks`` (1 = in the loss) for one conversation.
+
+    ``all_tokens`` (``params.assistant_only_loss: false``) puts every token in the loss, as setups
+    that train on the whole conversation do (Phi-3 on Magpie); the text is rendered the same way,
+    so the reasoning still survives stripping templates.
+    """
     text, spans = render_for_training(messages, tokenizer, info)
     encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-    masks = []
-    for start, end in encoded["offset_mapping"]:
-        inside = any(start < s_end and end > s_start for s_start, s_end in spans)
-        masks.append(1 if inside else 0)
+    if all_tokens:
+        masks = [1] * len(encoded["input_ids"])
+    else:
+        masks = []
+        for start, end in encoded["offset_mapping"]:
+            inside = any(start < s_end and end > s_start for s_start, s_end in spans)
+            masks.append(1 if inside else 0)
     return {"input_ids": list(encoded["input_ids"]), "assistant_masks": masks}
 
 
 def tokenize_dataset(
-    table: datasets.Dataset, tokenizer: Any, *, num_proc: int | None = None
+    table: datasets.Dataset,
+    tokenizer: Any,
+    *,
+    num_proc: int | None = None,
+    all_tokens: bool = False,
 ) -> tuple[datasets.Dataset, TemplateInfo]:
     """Tokenize a ``messages`` dataset for SFT; see the module docstring for the masking rule."""
     info = analyze_template(tokenizer)
@@ -320,7 +334,7 @@ def tokenize_dataset(
         )
 
     def encode(row: dict[str, Any]) -> dict[str, Any]:
-        out = tokenize_conversation(row["messages"], tokenizer, info)
+        out = tokenize_conversation(row["messages"], tokenizer, info, all_tokens=all_tokens)
         out["num_tokens"] = len(out["input_ids"])
         return out
 
