@@ -317,7 +317,9 @@ def load_recipe(
     )
 
 
-def _keep_unset(resolved: dict[str, Any], raw: dict[str, Any], missing: list[str]) -> dict[str, Any]:
+def _keep_unset(
+    resolved: dict[str, Any], raw: dict[str, Any], missing: list[str]
+) -> dict[str, Any]:
     """Put the ``${NAME}`` text back where ``NAME`` is unset (the hub token excepted, which is
     optional), so the recipe still validates and prints as written, and
     :func:`toolkit.training.checks.check_env` reports the variable instead of a run failing on
