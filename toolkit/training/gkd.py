@@ -108,10 +108,10 @@ def gkd_loss(
 
 
 def _trainer_class() -> type:
-    from trl.experimental.gkd import GKDTrainer
+    from trl.experimental import gkd
 
-    class ReasoningGKDTrainer(GKDTrainer):
-        """``GKDTrainer`` whose loss runs at the distillation temperature (see module doc)."""
+    class GKDTrainer(gkd.GKDTrainer):
+        """TRL's ``GKDTrainer`` whose loss runs at the distillation temperature (module doc)."""
 
         loss_temperature: float = 1.0
 
@@ -135,11 +135,11 @@ def _trainer_class() -> type:
             )
             return (loss, student) if return_outputs else loss
 
-    return ReasoningGKDTrainer
+    return GKDTrainer
 
 
 def build_gkd_trainer(recipe: Recipe, prepared: Any, teacher: Any, new_ids: list[int]) -> Any:
-    """A :class:`ReasoningGKDTrainer` fed the recipe's ``messages`` traces."""
+    """TRL's ``GKDTrainer`` with the fixes above, fed the recipe's ``messages`` traces."""
     from trl.experimental.gkd import GKDConfig
 
     from toolkit.training.data import load_traces
