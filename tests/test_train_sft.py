@@ -215,3 +215,30 @@ def test_eval_fraction_holds_out_rows_and_reports_eval_loss(tiny_model_dir, tmp_
     held_out = sum(len(row["seq_lengths"]) for row in result.trainer.eval_dataset)  # packed too
     assert held_out == 8
     assert result.summary["eval_loss"] is not None and result.summary["eval_loss"] > 0
+
+
+def test_assistant_only_loss_false_trains_every_token(tiny_model_dir, tmp_path):
+    """``params.assistant_only_loss: false`` was silently ignored (same loss tokens either way);
+    setups that train on the whole conversation (Phi-3 on Magpie) need it honoured."""
+    masked = train(recipe(tiny_model_dir, tmp_path / "masked", max_steps=1, max_length=512))
+    everything = train(
+        recipe(
+            tiny_model_dir,
+            tmp_path / "all",
+            max_steps=1,
+            max_length=512,
+            assistant_only_loss=False,
+        )
+    )
+    assert everything.summary["target_tokens"] > masked.summary["target_tokens"]
+    for row in everything.trainer.train_dataset:
+        assert all(label != -100 for label in row["labels"])  # system and user tokens too
+    assert any(-100 in row["labels"] for row in masked.trainer.train_dataset)
+
+
+def test_output_readme_is_our_model_card(tiny_model_dir, tmp_path):
+    result = train(recipe(tiny_model_dir, tmp_path / "card", max_steps=1, save_steps=1))
+    readme = (result.output_dir / "README.md").read_text()
+    assert "fine-tuned version of" not in readme  # TRL's placeholder card is gone
+    assert "## Training" in readme and "Not evaluated yet" in readme
+    assert "base_model:" in readme and "recipe.yaml" in readme
