@@ -286,6 +286,7 @@ class Quickstart:
                 "report_to": "none",
                 "scheduler": "constant",
                 "warmup_ratio": 0.0,
+                "overwrite": True,  # an unfinished train stage starts over (stages resume)
             },
             "peft": {"method": "lora", "r": 16, "alpha": 32, "target_modules": "all-linear",
                      "merge": True},

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from toolkit.errors import DataError, UsageError
 from toolkit.thinking import THINK_CLOSE, THINK_OPEN
 
 if TYPE_CHECKING:
@@ -112,8 +113,10 @@ def load_traces(config: DataConfig) -> tuple[datasets.Dataset, DataInfo]:
             ", ".join(f"{n} {r}" for r, n in reasons.items()),
         )
     if len(table) == 0:
-        raise ValueError(
-            f"data.path {config.path!r}: no usable rows ({reasons or 'empty dataset'})"
+        raise DataError(
+            f"no usable rows ({reasons or 'empty dataset'})",
+            path=config.path,
+            hint="each row needs a final assistant turn with text (closed <think> reasoning)",
         )
     info = DataInfo(
         source=config.path,
@@ -149,9 +152,11 @@ def to_messages_table(table: datasets.Dataset, config: DataConfig) -> datasets.D
             for row in table
         ]
     elif fmt in ("schema", "messages"):
-        raise ValueError(
-            f"data.format is {fmt!r} but {config.path!r} has neither a 'messages' column nor "
-            f"'problem'/'answer' columns (columns: {', '.join(sorted(columns))})"
+        raise DataError(
+            f"data.format is {fmt!r} but there is neither a 'messages' column nor "
+            f"'problem'/'answer' columns (columns: {', '.join(sorted(columns))})",
+            path=config.path,
+            hint="set data.format to the source's format (e.g. bespoke, magpie) or auto",
         )
     else:
         normalized = _normalize(table, None if fmt == "auto" else fmt)
@@ -168,9 +173,10 @@ def _normalize(table: datasets.Dataset, fmt: str | None) -> datasets.Dataset:
     try:
         from toolkit.formats import normalize
     except ImportError as error:
-        raise ValueError(
-            "data has no 'messages' or schema columns and toolkit.formats.normalize is not available "
-            f"to convert it ({error}); normalize it first with `toolkit normalize`"
+        raise UsageError(
+            "data has no 'messages' or schema columns and toolkit.formats.normalize is not "
+            f"available to convert it ({error})",
+            hint="normalize it first with `toolkit normalize`",
         ) from None
     result = normalize(fmt or "auto", table)
     return result[0] if isinstance(result, tuple) else result
@@ -213,9 +219,9 @@ class TemplateInfo:
 def analyze_template(tokenizer: Any) -> TemplateInfo:
     """Probe the chat template with a marked conversation (no model needed)."""
     if not getattr(tokenizer, "chat_template", None):
-        raise ValueError(
-            f"tokenizer {getattr(tokenizer, 'name_or_path', '')!r} has no chat template; "
-            "use an instruct/chat model or set one (e.g. copy the base model's instruct template)"
+        raise UsageError(
+            f"tokenizer {getattr(tokenizer, 'name_or_path', '')!r} has no chat template",
+            hint="use an instruct/chat model or set one (e.g. copy the instruct model's template)",
         )
     assistant = f"{THINK_OPEN}\n{_PROBE_REASONING}\n{THINK_CLOSE}\n\n{_PROBE_ANSWER}"
     convo = [{"role": "user", "content": _PROBE_USER}, {"role": "assistant", "content": assistant}]
@@ -230,7 +236,10 @@ def analyze_template(tokenizer: Any) -> TemplateInfo:
     after_answer = full[full.find(_PROBE_ANSWER) + len(_PROBE_ANSWER) :]
     end_of_turn = _first_special(tokenizer, after_answer) or (tokenizer.eos_token or "")
     if not end_of_turn:
-        raise ValueError("cannot tell how an assistant turn ends: the tokenizer has no EOS token")
+        raise UsageError(
+            "cannot tell how an assistant turn ends: the tokenizer has no EOS token",
+            hint="set the tokenizer's eos_token to the template's end-of-turn token",
+        )
     return TemplateInfo(keeps_reasoning=keeps, prefill=prefill, end_of_turn=end_of_turn)
 
 
