@@ -242,3 +242,26 @@ def test_output_readme_is_our_model_card(tiny_model_dir, tmp_path):
     assert "fine-tuned version of" not in readme  # TRL's placeholder card is gone
     assert "## Training" in readme and "Not evaluated yet" in readme
     assert "base_model:" in readme and "recipe.yaml" in readme
+
+
+def test_merge_of_a_saved_adapter_matches_the_adapter(tiny_model_dir, tmp_path):
+    """The merge path of sharded (FSDP/ZeRO-3) and QLoRA runs: the gathered adapter is saved,
+    then merged on the main process into a freshly loaded base."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from toolkit.training.outputs import _merge_saved_adapter
+
+    run = recipe(tiny_model_dir, tmp_path / "adapter", max_steps=2, lr=5e-2)
+    run["peft"] = {"method": "lora", "r": 8, "alpha": 16, "dropout": 0.0, "merge": False}
+    adapter = train(run).output_dir
+    tokenizer = AutoTokenizer.from_pretrained(adapter)
+    merged = _merge_saved_adapter(adapter, tokenizer, tmp_path / "merged").eval()
+    inputs = torch.tensor([[5, 17, 42, 99, 7, 3, 250, 11]])
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    with torch.no_grad():
+        expected = PeftModel.from_pretrained(base, adapter).eval()(input_ids=inputs).logits
+        reloaded = AutoModelForCausalLM.from_pretrained(tmp_path / "merged").eval()
+        assert torch.allclose(merged(input_ids=inputs).logits, expected, atol=1e-4)
+        assert torch.allclose(reloaded(input_ids=inputs).logits, expected, atol=1e-4)
