@@ -180,7 +180,7 @@ def build_params(values: dict[str, Any] | None) -> ParamsConfig:
         sft = sft if sft is not None else _sft_fields()
         names = sorted(set(sft) | own | set(PARAM_ALIASES))
         guesses = [m for u in unknown for m in difflib.get_close_matches(u, names, n=1)]
-        hint = f"; did you mean {', '.join(guesses)}?" if guesses else ""
+        hint = f"; did you mean {', '.join(guesses)}?" if guesses else ";"
         raise RecipeError(
             f"params: unknown key(s) {', '.join(sorted(unknown))}{hint} valid keys: any TRL "
             f"SFTConfig field (learning_rate, num_train_epochs, per_device_train_batch_size, …), "
