@@ -266,7 +266,7 @@ class Quickstart:
         return {"repo_id": DATASET_REPO, "version": "1.0.0", "location": str(result.url_or_path)}
 
     def stage_train(self) -> dict[str, Any]:
-        from toolkit.train import train
+        from toolkit.training import train
 
         recipe = {
             "task": "sft",
@@ -286,6 +286,7 @@ class Quickstart:
                 "report_to": "none",
                 "scheduler": "constant",
                 "warmup_ratio": 0.0,
+                "overwrite": True,  # an unfinished train stage starts over (stages resume)
             },
             "peft": {"method": "lora", "r": 16, "alpha": 32, "target_modules": "all-linear",
                      "merge": True},

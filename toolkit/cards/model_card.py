@@ -572,3 +572,16 @@ def write_model_card(
     card.save(readme)
     log.info("wrote %s%s", readme, f" and {plot_path}" if plot_path else "")
     return CardFiles(readme=readme, plot=plot_path, card=card)
+
+
+def write_training_card(model_dir: str | os.PathLike[str], *, repo_id: str | None = None) -> Path:
+    """``README.md`` for a model directory that ``toolkit train`` just wrote: the training summary
+    and recipe, and no evaluation yet. It replaces the placeholder card TRL writes (issue 13);
+    :func:`write_model_card` replaces it in turn once there are results."""
+    folder = Path(model_dir)
+    card = build_model_card(folder, {"protocol": {}, "tasks": {}}, repo_id=repo_id, plot_file=None)
+    card.data.eval_results = None  # no empty model-index before there are results
+    card.data.model_name = None
+    readme = folder / README
+    card.save(readme)
+    return readme
