@@ -8,14 +8,8 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from toolkit.cli.app import app, console, fail
-from toolkit.errors import ToolkitError
-
-
-def _fail(error: ToolkitError) -> None:
-    """One line (plus the hint), escaped: ``[gpu]`` in a pip command is not Rich markup."""
-    hint = f" ({error.hint})" if error.hint else ""
-    fail(escape(f"{error}{hint}"), error.exit_code)
+from toolkit.cli.app import app, console
+from toolkit.errors import ToolkitError, UsageError
 
 
 @app.command(
@@ -65,31 +59,23 @@ def train_command(
     from toolkit.training import load
     from toolkit.training.recipe import parse_overrides
 
-    try:
-        overrides = parse_overrides(list(ctx.args))
-        if resume:
-            overrides["params.resume"] = "true"
-        if overwrite:
-            overrides["params.overwrite"] = "true"
-        loaded = load(recipe_path, **overrides)
-    except ToolkitError as error:
-        _fail(error)
-        return
+    overrides = parse_overrides(list(ctx.args))
+    if resume:
+        overrides["params.resume"] = "true"
+    if overwrite:
+        overrides["params.overwrite"] = "true"
+    loaded = load(recipe_path, **overrides)
     recipe = loaded.recipe
 
     if accelerate:
         from toolkit.training.remote import accelerate_command, format_command
 
-        try:
-            argv = accelerate_command(
-                str(recipe_path),
-                config=accelerate,
-                num_processes=num_processes,
-                overrides=list(ctx.args),
-            )
-        except ToolkitError as error:
-            _fail(error)
-            return
+        argv = accelerate_command(
+            str(recipe_path),
+            config=accelerate,
+            num_processes=num_processes,
+            overrides=list(ctx.args),
+        )
         typer.echo(format_command(argv))
         return
 
@@ -104,7 +90,7 @@ def train_command(
         typer.echo(recipe.to_yaml())
         for finding in findings:
             if finding.kind == "recipe":
-                _fail(finding.error())
+                raise finding.error()
         for finding in findings:
             hint = f" ({finding.hint})" if finding.hint else ""
             message = escape(f"{finding.message}{hint}")
@@ -116,11 +102,7 @@ def train_command(
 
     from toolkit.training import train
 
-    try:
-        result = train(loaded)
-    except ToolkitError as error:
-        _fail(error)
-        return
+    result = train(loaded)
     summary = result.summary
     console.print(
         f"[green]done[/]: {summary['steps']} steps, final loss "
@@ -133,17 +115,13 @@ def train_command(
 def _remote(loaded, remote, flavor, timeout, source, allow_ephemeral, submit) -> None:
     """Print (and with ``--submit`` run) the commands of a Hugging Face Jobs run."""
     if remote != "hf-jobs":
-        fail(f"--remote {remote!r}: only 'hf-jobs' is supported (Hugging Face Jobs)", 2)
+        raise UsageError(f"--remote {remote!r}: only 'hf-jobs' is supported (Hugging Face Jobs)")
     from toolkit.training.remote import format_command, remote_plan
     from toolkit.training.remote import submit as run_job
 
-    try:
-        plan = remote_plan(
-            loaded, flavor=flavor, timeout=timeout, source=source, allow_ephemeral=allow_ephemeral
-        )
-    except ToolkitError as error:
-        _fail(error)
-        return
+    plan = remote_plan(
+        loaded, flavor=flavor, timeout=timeout, source=source, allow_ephemeral=allow_ephemeral
+    )
     # The job command on stdout (scripts read it); the steps to run here first on stderr.
     for argv in plan[:-1]:
         console.print(f"first, here: {format_command(argv)}", markup=False, highlight=False)
@@ -153,6 +131,8 @@ def _remote(loaded, remote, flavor, timeout, source, allow_ephemeral, submit) ->
             result = run_job(argv)
             if result.returncode != 0:
                 tail = result.stderr.strip()[-500:]
-                fail(f"{format_command(argv)[:80]} failed ({result.returncode}): {tail}")
+                raise ToolkitError(
+                    f"{format_command(argv)[:80]} failed ({result.returncode}): {tail}"
+                )
             if result.stdout.strip():
                 typer.echo(result.stdout.strip())
