@@ -1,4 +1,7 @@
-"""Exact scoring of recorded completions: split → extract → grade, per task, with known verdicts."""
+"""Exact scoring of recorded completions: split → extract → grade, per task, with known verdicts.
+
+(The per-kind extraction cases that lived here moved to ``tests/test_answers.py`` with the code.)
+"""
 
 from __future__ import annotations
 
@@ -8,12 +11,7 @@ import pytest
 
 from toolkit.evaluate.backends import Completion
 from toolkit.evaluate.runner import score_completions, task_metrics
-from toolkit.evaluate.tasks import (
-    extract_choice,
-    extract_gsm8k,
-    extract_math,
-    get_benchmark,
-)
+from toolkit.evaluate.tasks import get_benchmark
 
 
 def _cases(fixtures_dir):
@@ -99,47 +97,3 @@ def test_task_metrics_reasoning_statistics(fixtures_dir):
     assert stats["share_unclosed"] == pytest.approx(2 / len(cases))
     assert stats["share_truncated"] == pytest.approx(2 / len(cases))
     assert stats["share_no_answer"] == pytest.approx(3 / len(cases))
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("Answer: C", "C"),
-        ("The answer is a bit tricky.\nAnswer: (B)", "B"),
-        ("\\boxed{\\text{D}}", "D"),
-        ("so the options narrow down\n\n(A)", "A"),
-        ("the answer is Both of them", None),
-        ("I think it's C but not sure", None),
-    ],
-)
-def test_extract_choice(text, expected):
-    assert extract_choice(text) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("So she makes $18 every day.\n#### 18", "18"),
-        ("The answer is 1,234 dollars.", "1234"),
-        ("\\boxed{\\$18.00}", "18"),
-        ("the answer is 18 because 9 eggs are sold", "18"),
-        ("\\boxed{\\frac{7}{2}}", "\\frac{7}{2}"),
-        ("x = 3, so 5.50", "5.5"),
-        ("no numbers here", None),
-    ],
-)
-def test_extract_gsm8k(text, expected):
-    assert extract_gsm8k(text) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("so \\boxed{\\frac{1}{2}}", "\\frac{1}{2}"),
-        ("The final answer is $\\frac{14}{3}$.", "\\frac{14}{3}"),
-        ("**Final Answer:** \\boxed{42}", "42"),
-        ("nothing here but 42", None),
-    ],
-)
-def test_extract_math(text, expected):
-    assert extract_math(text) == expected

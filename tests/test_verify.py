@@ -1,5 +1,5 @@
 """Verification with the real math-verify: a fixture table of answer pairs with known verdicts,
-the process pool (order, de-duplication, hard timeouts), and the dataset columns."""
+the process pool (order, de-duplication, hard timeouts), and the dataset stage's columns."""
 
 from __future__ import annotations
 
@@ -11,17 +11,17 @@ from pathlib import Path
 import datasets
 import pytest
 
-from toolkit.schema import TraceRecord, records_to_dataset
-from toolkit.verify import (
+from toolkit.answers import (
     GOLD_UNPARSEABLE,
     TIMEOUT,
     Verdict,
     choice_letter,
     grade,
     resolve_answer_type,
-    verify,
     verify_many,
 )
+from toolkit.schema import TraceRecord, records_to_dataset
+from toolkit.verification import verify
 
 PAIRS = Path(__file__).parent / "fixtures" / "verify" / "answer_pairs.jsonl"
 #: sympy evaluates 9^(9^(9^9)) inside C big-integer code: no Python signal can interrupt it.

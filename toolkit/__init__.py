@@ -22,7 +22,7 @@ from toolkit.publish import publish
 from toolkit.schema import FEATURES, TraceRecord
 from toolkit.thinking import render_thinking, split_thinking
 from toolkit.train import train
-from toolkit.verify import verify
+from toolkit.verification import verify
 
 __version__ = "0.1.0"
 
