@@ -97,3 +97,40 @@ def test_task_metrics_reasoning_statistics(fixtures_dir):
     assert stats["share_unclosed"] == pytest.approx(2 / len(cases))
     assert stats["share_truncated"] == pytest.approx(2 / len(cases))
     assert stats["share_no_answer"] == pytest.approx(3 / len(cases))
+
+
+def test_results_record_the_grader_and_details_the_verdicts(fixtures_dir, tmp_path):
+    """Issue 11 item 5: results.json names the grader, its version and rules; details.parquet
+    carries each sample's verdict reason; the model card's protocol table shows the grader."""
+    import pandas as pd
+
+    from tests.helpers.evaluate import ScriptedBackend
+    from toolkit import answers
+    from toolkit.cards.model_card import _task_rows
+    from toolkit.evaluate import evaluate
+
+    def script(prompt: str, sample: int) -> Completion:
+        text = ["\\boxed{204}", "I am not sure.", "Answer: C"][sample]
+        return Completion(f"<think>\nwork\n</think>\n\n{text}", "stop")
+
+    data = {"aime25": fixtures_dir / "evaluate" / "aime25_test.jsonl"}
+    evaluation = evaluate(
+        "scripted",
+        ["aime25"],
+        n=3,
+        limit=1,
+        backend=ScriptedBackend(script),
+        data_files=data,
+        output_dir=tmp_path,
+        show_progress=False,
+    )
+    grader = evaluation.results["protocol"]["grader"]
+    assert grader["name"] == "toolkit.answers"
+    assert grader["version"] == answers.GRADER_VERSION
+    assert grader["math_verify"] and set(grader["rules"]) == set(answers.RULES)
+    details = pd.read_parquet(tmp_path / "details.parquet")
+    gold = str(details["gold"].iloc[0])
+    expected = ["correct" if gold == "204" else "wrong", "no_answer", "wrong"]
+    assert list(details["verdict"]) == expected
+    [row] = _task_rows(evaluation.results)
+    assert f"toolkit.answers v{answers.GRADER_VERSION}, math-verify" in row["extraction_md"]
