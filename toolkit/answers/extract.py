@@ -33,6 +33,7 @@ is at the end), and a candidate longer than :data:`MAX_ANSWER_CHARS` is not take
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -208,16 +209,14 @@ _CLAUSE_END = re.compile(
 )
 
 
-def _cue_remainders(text: str) -> list[str]:
+def _cue_remainders(text: str) -> Iterator[str]:
     """What follows each answer cue, last cue first (the next line when the cue ends a line)."""
-    out = []
     for match in reversed(list(_CUE.finditer(text))):
-        rest = text[match.end() : match.end() + 4 * MAX_ANSWER_CHARS]
+        rest = text[match.end() : match.end() + 2 * MAX_ANSWER_CHARS]
         line, _, after = rest.partition("\n")
         if not line.strip(" *:\t"):
             line = after.lstrip().partition("\n")[0]
-        out.append(line.strip())
-    return out
+        yield line.strip()
 
 
 def _from_answer_lines(text: str, kind: str) -> str | None:
