@@ -207,8 +207,9 @@ def build_rows(path: Path, rows: int, seed: int = 0) -> None:
 def naive_normalize(dataset):  # the per-row loop the issue compares against
     import datasets
 
+    from toolkit.answers import final_answer
     from toolkit.schema import FEATURES, TraceRecord
-    from toolkit.thinking import extract_boxed, split_thinking
+    from toolkit.thinking import split_thinking
 
     consumed = {"instruction", "response"}
     rows = []
@@ -219,7 +220,7 @@ def naive_normalize(dataset):  # the per-row loop the issue compares against
             reasoning=split.reasoning,
             answer=split.answer,
             reasoning_complete=split.reasoning_complete,
-            final_answer=extract_boxed(split.answer),
+            final_answer=final_answer(split.answer),
             source="bench",
             domain="math" if row["task_category"] == "Math" else "general",
             metadata={k: v for k, v in row.items() if k not in consumed and v is not None},

@@ -36,7 +36,11 @@ TABLE = [
     ("<think>\nThe answer is 18\n", "18", "gsm8k"),  # unclosed: no answer
     ("Let me think, 9 * 2 = 18\n</think>\n\n\\boxed{18}", "18", "gsm8k"),  # prefilled
     ("<think>\nx\n</think>\n\nThe answer is 18 because 9 eggs are sold", "18", "gsm8k"),
-    ("<think>\nx\n</think>\n\n\\boxed{x = \\frac{1}{2}, x = 3}", "$$x = \\frac{1}{2}, x = 3$$", "math"),
+    (
+        "<think>\nx\n</think>\n\n\\boxed{x = \\frac{1}{2}, x = 3}",
+        "$$x = \\frac{1}{2}, x = 3$$",
+        "math",
+    ),
     ("<think>\nx\n</think>\n\n\\boxed{5}", "\\frac{1}{", "math"),
     ("<think>\nx\n</think>\n\nAnswer: Paris", "paris", "text"),
     ("<think>\nx\n</think>\n\nThe capital is\n**Lyon**", "Paris", "text"),
@@ -60,7 +64,9 @@ def _fixture_rows() -> list[tuple[str, str, str]]:
 
 
 def _task(kind: str) -> BenchmarkSource:
-    return BenchmarkSource(f"consistency-{kind}", "local", "test", "problem", "gold", answer_type=kind)
+    return BenchmarkSource(
+        f"consistency-{kind}", "local", "test", "problem", "gold", answer_type=kind
+    )
 
 
 @pytest.mark.parametrize("kind", ["math", "gsm8k", "choice", "text"])

@@ -43,6 +43,7 @@ from typing import Any
 
 import datasets
 
+from toolkit.answers import final_answer
 from toolkit.prompts import PromptTemplate, get_template
 from toolkit.schema import COLUMNS, FEATURES, TraceRecord, content_hash, loads_metadata
 from toolkit.teachers import (
@@ -53,7 +54,7 @@ from toolkit.teachers import (
     TeacherResponse,
     make_teacher,
 )
-from toolkit.thinking import extract_boxed, split_thinking
+from toolkit.thinking import split_thinking
 
 logger = logging.getLogger(__name__)
 
@@ -665,7 +666,7 @@ class _Engine:
             reasoning=split.reasoning,
             answer=split.answer,
             reasoning_complete=split.reasoning_complete,
-            final_answer=extract_boxed(split.answer),
+            final_answer=final_answer(split.answer),
             gold_answer=None if gold is None else str(gold),
             source=self.source,
             domain=domain if isinstance(domain, str) and domain else "math",
