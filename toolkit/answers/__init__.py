@@ -33,8 +33,6 @@ from toolkit.answers.extract import (
     extract,
     extract_boxed,
     final_answer,
-    normalize_number,
-    parse_number,
 )
 from toolkit.answers.grade import (
     ANSWER_TYPES,
@@ -57,6 +55,7 @@ from toolkit.answers.grade import (
     summarize,
     wrap_gold,
 )
+from toolkit.answers.numbers import normalize_number, parse_number
 from toolkit.answers.pool import verify_many
 
 #: Bumped whenever a rule change can change a verdict (recorded in results.json and cards).
@@ -65,8 +64,8 @@ GRADER_VERSION = "2"
 #: One line per kind: what results.json and the model card say about extraction.
 RULE_SUMMARIES: dict[str, str] = {
     "math": "after the reasoning: last \\boxed{} (multi-part boxes joined), else the last "
-    "'Answer:'/'final answer is' line, else the last $...$ span, a bare expression, the last "
-    "number; graded by math-verify",
+    "'Answer:'/'final answer is' line, else a bare short expression, else whichever ends last "
+    "of the last $...$ span and the last number; graded by math-verify",
     "gsm8k": "after the reasoning: last \\boxed{} number, else the first number after the last "
     "'Answer:'/'answer is'/'####' cue, else the last number (1,000 / 1 000 = 1000; '2x' and "
     "'AZYUK2A' are not numbers); equal within a relative 1e-6",

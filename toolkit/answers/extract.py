@@ -19,10 +19,8 @@ something wins:
    ``gsm8k`` the last number; for ``choice`` a line holding only a letter, an answer that starts
    with ``C.``, a letter that ends the last line, or the last ``(C)``; for ``text`` the last line.
 
-Numbers: thousands separators (``,``, thin, no-break and plain spaces: ``1 000`` is 1000), signs
-(``-``, ``−``, ``+``), decimals (``.5``, and a decimal comma as in ``1000,99``), percents, currency
-and glued units (``1,000.99m²``). A digit inside a word (``AZYUK2A``) is not a number, and ``2x``
-is an expression, not the number 2. Option letters are upper case ``A``–``J``.
+Numbers follow :mod:`toolkit.answers.numbers` (``1 000`` is 1000; ``AZYUK2A`` holds no number;
+``2x`` is an expression, not 2). Option letters are upper case ``A``–``J``.
 
 Bounded work (issue 15): every scan is linear (one pass for balanced braces; regexes without
 nested unbounded quantifiers), extraction only reads the last :data:`MAX_SCAN_CHARS` characters of
@@ -35,7 +33,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+
+from toolkit.answers.numbers import find_numbers, normalize_number, number_matches
 
 #: Extraction reads only this many trailing characters of the answer part (16 KiB).
 MAX_SCAN_CHARS = 16_384
@@ -190,7 +190,7 @@ def _from_box(content: str, kind: str) -> str | None:
     if kind == "choice":
         return choice_letter(content) or _letter_after_cue(_strip_text_macros(content))
     if kind == "gsm8k":
-        numbers = _numbers(content)
+        numbers = find_numbers(content)
         return normalize_number(numbers[0]) if len(numbers) == 1 else content
     return content
 
@@ -224,7 +224,7 @@ def _from_answer_lines(text: str, kind: str) -> str | None:
         if kind == "choice":
             found = _letter_after_cue(rest)
         elif kind == "gsm8k":
-            numbers = _numbers(_cut(rest))
+            numbers = find_numbers(_cut(rest))
             found = normalize_number(numbers[0]) if numbers else None
         else:
             found = _cue_answer(rest, kind)
@@ -257,7 +257,7 @@ def _cue_answer(rest: str, kind: str = "math") -> str | None:
         return _bounded(spans[0][2].strip())
     clause = clause.strip().strip("*`\"'").rstrip(".").strip()
     if kind == "math" and len(_WORD.findall(_LATEX_COMMAND.sub(" ", clause))) >= 2:
-        numbers = _numbers(clause)
+        numbers = find_numbers(clause)
         if numbers:
             return normalize_number(numbers[0])
     return _bounded(clause)
@@ -272,30 +272,39 @@ def _bounded(answer: str | None) -> str | None:
 # --------------------------------------------------------------------------------------------
 # Math spans: $…$, $$…$$, \(…\), \[…\], each delimiter type scanned once (linear)
 
-_SPAN_OPEN = re.compile(r"\$\$|(?<!\\)\$|\\\(|\\\[")
+_SPAN_OPENERS = {"$$": r"\$\$", "$": r"(?<!\\)\$", "\\(": r"\\\(", "\\[": r"\\\["}
+_SPAN_OPEN = re.compile("|".join(_SPAN_OPENERS.values()))
 _SPAN_CLOSE = {"$$": "$$", "$": "$", "\\(": "\\)", "\\[": "\\]"}
+
+
+@lru_cache(maxsize=16)
+def _openers_regex(active: frozenset[str]) -> re.Pattern[str] | None:
+    parts = [pattern for opener, pattern in _SPAN_OPENERS.items() if opener in active]
+    return re.compile("|".join(parts)) if parts else None
 
 
 def _math_spans(text: str) -> list[tuple[int, int, str]]:
     """``(start, end, content)`` of the math spans of ``text``, in order. Inline ``$…$`` stays on
-    one line (as in math-verify); a delimiter type with no closer left is not searched again."""
+    one line (as in math-verify). A delimiter type with no closer left is dropped from the search,
+    so every character is scanned a bounded number of times (linear)."""
     spans: list[tuple[int, int, str]] = []
-    exhausted: set[str] = set()
+    active = frozenset(_SPAN_OPENERS)
+    pattern = _SPAN_OPEN
     pos = 0
     while True:
-        match = _SPAN_OPEN.search(text, pos)
+        match = pattern.search(text, pos)
         if match is None:
             return spans
         opener = match.group()
         closer = _SPAN_CLOSE[opener]
-        if opener in exhausted:
-            pos = match.end()
-            continue
         close = text.find(closer, match.end())
         while opener == "$" and close > 0 and text[close - 1] == "\\":
             close = text.find(closer, close + 1)  # \$ is a dollar sign, not a delimiter
         if close < 0:
-            exhausted.add(opener)
+            active = active - {opener}
+            pattern = _openers_regex(active)
+            if pattern is None:
+                return spans
             pos = match.end()
             continue
         content = text[match.end() : close]
@@ -321,87 +330,14 @@ def _bare_expression(text: str) -> str | None:
     return answer
 
 
-# --------------------------------------------------------------------------------------------
-# Numbers
-
-_UNITS = (
-    r"(?:%|°[CF]?|[€£¥₹$]|m²|m³|cm²|cm³|km²|km/h|m/s|mph|kg|mg|km|cm|mm|ml|mL|min|hrs|hr|"
-    r"lbs|lb|oz|ft|yd|mi|g|m|s|h|l|L)"
-)
-_NUMBER = re.compile(
-    r"(?<![\w.])[-+−]?[$€£¥₹]?"
-    r"(?:[1-9]\d{0,2}(?:(?:,|\u2009|\u202f|\u00a0| )\d{3})+(?![\d,])(?:\.\d+)?"  # 1,000.5 / 1 000
-    r"|0,\d+(?![\d,])"  # 0,111: a decimal comma
-    r"|\d+/\d+(?![\d/]|\.\d)"  # 2/3
-    r"|\d+(?:\.\d+|,\d{1,2}(?![\d,]))?"  # 3.14, 1000,99
-    r"|\.\d+)"  # .5
-    rf"(?:\s?{_UNITS})?(?![\w])"
-)
-_NUMBER_NOISE = re.compile(r"\\[!,;: ]|\{,\}|\\text\{[^{}]*\}|\\(?:mathrm|textbf)\{[^{}]*\}")
-
-
-def _number_matches(text: str) -> list[re.Match[str]]:
-    """Number tokens, positions kept (LaTeX spacing and ``\\text{}`` blanked, not removed)."""
-    return list(_NUMBER.finditer(_NUMBER_NOISE.sub(lambda m: " " * len(m.group()), text)))
-
-
-def _numbers(text: str) -> list[str]:
-    return [m.group() for m in _number_matches(text)]
-
-
-def parse_number(text: str | None) -> Decimal | None:
-    """A candidate that is exactly one number (signs, separators, currency, units, percent
-    allowed) as a Decimal; ``None`` otherwise."""
-    if text is None:
-        return None
-    cleaned = _NUMBER_NOISE.sub(" ", str(text)).replace("\\$", "$").replace("\\%", "%").strip()
-    cleaned = cleaned.rstrip(".").strip()
-    if not cleaned:
-        return None
-    numbers = _numbers(cleaned)
-    if len(numbers) != 1 or numbers[0].strip() != cleaned:
-        return None
-    return _to_decimal(numbers[0])
-
-
-_TOKEN = re.compile(rf"([-+−]?)[$€£¥₹]?(\.?\d[\d.,\u2009\u202f\u00a0 ]*?)(?:\s?{_UNITS})?")
-
-
-def _to_decimal(token: str) -> Decimal | None:
-    match = _TOKEN.fullmatch(token.strip())
-    if match is None:
-        return None
-    sign, digits = match.group(1).replace("−", "-"), match.group(2).strip()
-    if re.fullmatch(r"\d+,\d{1,2}|0,\d+", digits):
-        digits = digits.replace(",", ".")  # a decimal comma
-    digits = re.sub(r"[,\u2009\u202f\u00a0 ]", "", digits)
-    try:
-        value = Decimal(sign + digits)
-    except (InvalidOperation, ValueError):
-        return None
-    return value if value.is_finite() else None
-
-
-def normalize_number(token: str) -> str:
-    """A number as the canonical short string (``1,080`` → ``1080``, ``5.50`` → ``5.5``); text
-    that is not a number is returned stripped."""
-    value = _to_decimal(token)
-    if value is None:
-        return token.strip()
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".") or "0"
-    return "0" if text in ("-0", "+0") else text
-
-
 def _last_number(text: str) -> str | None:
-    numbers = _numbers(text)
+    numbers = find_numbers(text)
     return normalize_number(numbers[-1]) if numbers else None
 
 
 def _last_span_or_number(text: str) -> tuple[str | None, str]:
     spans = [span for span in _math_spans(text) if span[2].strip()]
-    numbers = _number_matches(text)
+    numbers = number_matches(text)
     if numbers and (not spans or numbers[-1].end() > spans[-1][1]):
         return normalize_number(numbers[-1].group()), "last_number"
     return (spans[-1][2].strip(), "math_span") if spans else (None, "math_span")

@@ -47,9 +47,8 @@ from toolkit.answers.extract import (
     choice_letter,
     extract,
     lenient_letter,
-    normalize_number,
-    parse_number,
 )
+from toolkit.answers.numbers import normalize_number, parse_number
 
 CORRECT = "correct"
 WRONG = "wrong"
