@@ -25,8 +25,9 @@ are R1-style outputs built from real benchmark rows by ``--build-fixture`` (whic
 ``../shared/data``): boxed answers, answer lines, unclosed thinking, prefilled thinking, option
 letters and GSM8K numbers in the forms models write, right and wrong. The script prints the
 agreement, per category, and every disagreement with its category; it exits 1 when a
-disagreement's category is not a ``lighteval-crosscheck`` row of
-``tests/fixtures/answers/DIFFERENCES.md`` (the deliberate differences).
+disagreement (category, lighteval's verdict, the toolkit's verdict) is not a
+``lighteval-crosscheck`` row of ``tests/fixtures/answers/DIFFERENCES.md`` (the deliberate
+differences).
 """
 
 from __future__ import annotations
@@ -152,12 +153,13 @@ def toolkit_scores(rows: list[dict]) -> dict[str, dict]:
     }
 
 
-def documented_categories() -> set[str]:
+def documented_differences() -> set[tuple[str, str, str]]:
+    """``{(category, lighteval verdict, toolkit verdict)}`` from the one table."""
     documented = set()
     for line in DIFFERENCES.read_text(encoding="utf-8").splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split(" | ")]
         if len(cells) == 5 and cells[0] == "lighteval-crosscheck":
-            documented.add(cells[1])
+            documented.add((cells[1], cells[2], cells[3]))
     return documented
 
 
@@ -180,7 +182,7 @@ def main() -> None:
     python = ensure_venv(args.venv)
     theirs = lighteval_scores(python, rows)
     ours = toolkit_scores(rows)
-    documented = documented_categories()
+    documented = documented_differences()
     per_category: Counter[str] = Counter()
     agree_category: Counter[str] = Counter()
     disagreements = []
@@ -197,16 +199,16 @@ def main() -> None:
         f"({100 * agreed / len(rows):.1f} %), {len(disagreements)} differ"
     )
     for category in sorted(per_category):
-        mark = "documented" if category in documented else ""
-        print(f"  {category:32} {agree_category[category]:4}/{per_category[category]:<4} {mark}")
+        print(f"  {category:32} {agree_category[category]:4}/{per_category[category]}")
     undocumented = 0
     for row, mine, peer in disagreements:
-        known = row["category"] in documented
+        theirs_label = "correct" if peer["score"] >= 1.0 else "wrong"
+        known = (row["category"], theirs_label, mine["verdict"]) in documented
         undocumented += not known
         print(
-            f"[{row['category']}{'' if known else ' — UNDOCUMENTED'}] {row['id']}: gold {row['gold']!r}; "
-            f"toolkit {mine['verdict']} ({mine['extracted']!r}), lighteval "
-            f"{'correct' if peer['score'] >= 1.0 else 'wrong'} ({peer['extracted']!r})\n"
+            f"[{row['category']}: lighteval {theirs_label}, toolkit {mine['verdict']}"
+            f"{'' if known else ' — UNDOCUMENTED'}] {row['id']}: gold {row['gold']!r}; "
+            f"extracted {mine['extracted']!r} vs lighteval {peer['extracted']!r}\n"
             f"    …{row['completion'][-140:]!r}"
         )
     print(

@@ -94,3 +94,32 @@ def test_peer_suite_agrees_except_documented_differences(source):
 def test_differences_table_rows_name_known_sources():
     sources = {source for source, _ in differences()}
     assert sources <= {*SOURCES, "lighteval-crosscheck"}, sources
+
+
+def test_crosscheck_completions_are_self_contained_and_cover_the_styles():
+    """The fixture ``benchmarks/lighteval_crosscheck.py`` scores both ways: >= 500 R1-style
+    completions from real rows, every style the issue names, both golds on every row."""
+    from toolkit.evaluate.backends import Completion
+    from toolkit.evaluate.runner import score_completions
+    from toolkit.evaluate.tasks import BenchmarkSource
+
+    lines = (FOLDER / "crosscheck_completions.jsonl").read_text(encoding="utf-8").splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert len(rows) >= 500
+    categories = {row["category"] for row in rows}
+    for prefix in ("boxed", "answer_line", "unclosed_thinking", "prefilled_thinking", "letter_"):
+        assert any(category.startswith(prefix) for category in categories), prefix
+    assert any(category.startswith("gsm8k_") for category in categories)
+    for row in rows:
+        assert row["gold"] and row["completion"] and row["lighteval_choices"]
+        assert row["source"].split(":")[0] in ("math500", "aime24", "gsm8k")
+    # The toolkit's side of the documented category: unclosed reasoning has no answer.
+    unclosed = [row for row in rows if row["category"] == "unclosed_thinking"][:10]
+    task = BenchmarkSource("x", "local", "test", "problem", "gold", answer_type="math")
+    samples = score_completions(
+        task,
+        [{"index": i, "problem": "p", "gold_answer": r["gold"]} for i, r in enumerate(unclosed)],
+        ["prompt"] * len(unclosed),
+        [[Completion(r["completion"], "length")] for r in unclosed],
+    )
+    assert {sample.verdict for sample in samples} == {"no_answer"}
