@@ -12,7 +12,9 @@ something wins:
    ``The (final) answer is``, ``Final:`` or ``####`` cue. What follows it (on the same line, or on
    the next line when the cue ends its line) is cut at the end of its sentence or at a clause
    (``because``, ``since``, ``, it …``), so "The answer is 18 because 9 eggs…" gives 18; a
-   ``$…$`` span right after the cue gives its content.
+   ``$…$`` span right after the cue gives its content; a sentence gives what follows its last
+   " is " ("Final Answer: The volume of $V$ is 120." gives 120) and, for maths, a clause of prose
+   its first number ("Jane started 3 hours ago" gives 3).
 3. Kind-specific fallbacks (:data:`RULES` lists them per kind): for ``math`` a whole answer that
    is a short bare expression (``2x``), else whichever ends last of the last ``$…$`` / ``\\(…\\)``
    / ``\\[…\\]`` span and the last number or simple fraction (as math-verify ranks them); for
