@@ -8,7 +8,10 @@ hard deadline in the parent, which kills and replaces a worker that overruns and
 as ``timeout``. Identical (prediction, gold, kind) triples are graded once, items sharing a gold go
 to the same worker, and each worker caches parsed golds, answers and comparisons (math-verify's own
 parse caches are enlarged in the workers), so a dataset with N samples per problem parses each
-gold once: the caches, not only the cores, make the pool fast (``benchmarks/verify.py``).
+gold once: the caches, not only the cores, make the pool fast. Measured by ``benchmarks/verify.py``
+(3,000 MATH-500 pairs, 5 interleaved rounds, 2 shared cores at load 3.9-4.6): the verification
+stage is 2.23x a plain math-verify loop and 3.71x ``multiprocessing.Pool(2).map`` over math-verify
+(median; min 2.05x and 1.84x), with 0 verdict differences: hand-written, because it wins.
 """
 
 from __future__ import annotations
