@@ -273,3 +273,21 @@ def test_scanners_are_linear_without_the_size_cap():
     assert len(list(_cue_remainders("The final answer is" + " " * 1_000_000))) == 1
     elapsed = time.perf_counter() - started
     assert elapsed < 15.0, f"{elapsed:.2f}s"
+
+
+def test_reference_solutions_grade_correct_against_their_own_golds(shared_data):
+    """Every published MATH-500 solution (its \\boxed{} answer) and GSM8K solution (``#### N``)
+    must grade correct against the row's own gold: a floor any extraction change must keep."""
+    import json
+
+    def rows(name):
+        path = shared_data / name
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    math500 = rows("math500_test.jsonl")
+    verdicts = verify_many([r["solution"] for r in math500], [r["answer"] for r in math500], "math")
+    assert [v.reason for v in verdicts].count("correct") == len(math500)
+    gsm8k = rows("gsm8k_test.jsonl")
+    golds = [r["answer"].rsplit("####", 1)[-1].strip() for r in gsm8k]
+    verdicts = verify_many([r["answer"] for r in gsm8k], golds, "gsm8k")
+    assert [v.reason for v in verdicts].count("correct") == len(gsm8k)
