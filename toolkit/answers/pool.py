@@ -9,9 +9,10 @@ as ``timeout``. Identical (prediction, gold, kind) triples are graded once, item
 to the same worker, and each worker caches parsed golds, answers and comparisons (math-verify's own
 parse caches are enlarged in the workers), so a dataset with N samples per problem parses each
 gold once: the caches, not only the cores, make the pool fast. Measured by ``benchmarks/verify.py``
-(3,000 MATH-500 pairs, 5 interleaved rounds, 2 shared cores at load 3.9-4.6): the verification
-stage is 2.23x a plain math-verify loop and 3.71x ``multiprocessing.Pool(2).map`` over math-verify
-(median; min 2.05x and 1.84x), with 0 verdict differences: hand-written, because it wins.
+(5,000 MATH-500 pairs, 3 interleaved rounds, 2 cores at load 1.6): the verification stage is 7.0x
+a plain math-verify loop and 3.2x ``multiprocessing.Pool(2).map`` over math-verify (median; min
+6.8x and 2.5x), 0 verdict differences; under load 4-4.6 (3,000 pairs, 5 rounds) 2.2x and 3.7x:
+hand-written, because it wins.
 """
 
 from __future__ import annotations
