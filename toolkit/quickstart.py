@@ -227,7 +227,7 @@ class Quickstart:
 
     def stage_verify(self) -> dict[str, Any]:
         from toolkit.io import load_table, write_table
-        from toolkit.verify import verify
+        from toolkit.verification import verify
 
         verified = verify(load_table(self.out("normalize")["path"]), num_proc=1)
         path = write_table(verified, self.workdir / "traces" / "verified.parquet")

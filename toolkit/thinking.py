@@ -18,7 +18,6 @@ answer: it reports ``reasoning_complete=False`` instead, so that curation can de
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -164,50 +163,21 @@ def render_thinking(reasoning: str | None, answer: str, *, reasoning_complete: b
     return f"{THINK_OPEN}\n{reasoning}\n{THINK_CLOSE}\n\n{answer}"
 
 
-_BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
-
-
-def extract_boxed(text: str | None) -> str | None:
-    """The content of the *last* ``\\boxed{…}`` (or ``\\fbox{…}``) in ``text``, braces balanced.
-
-    The last one is the model's final answer by convention (earlier ones are intermediate
-    results). Returns ``None`` when there is no complete boxed expression.
-    """
-    if not text:
-        return None
-    found: str | None = None
-    for match in _BOXED.finditer(text):
-        depth, start = 1, match.end()
-        for i in range(start, len(text)):
-            char = text[i]
-            if char == "{":
-                depth += 1
-            elif char == "}":
-                depth -= 1
-                if depth == 0:
-                    found = text[start:i].strip()
-                    break
-    return found
-
-
-_FINAL_ANSWER_IS = re.compile(
-    r"final answer is[:\s]*\$*\s*(?P<answer>[^\n$]*?)\s*\$*\s*\.?\s*$",
-    re.IGNORECASE | re.MULTILINE,
-)
-
-
-def extract_final_answer(text: str | None) -> str | None:
-    """The short final answer of a solution: the last ``\\boxed{}``, else the last
-    "The final answer is X" statement (the style of s1K attempts and Minerva-format solutions)."""
-    boxed = extract_boxed(text)
-    if boxed is not None or not text:
-        return boxed
-    found = None
-    for match in _FINAL_ANSWER_IS.finditer(text):
-        found = match.group("answer").strip() or found
-    return found
-
-
 def strip_thinking(text: str) -> str:
     """The answer part of a rendered assistant turn: what a chat history should send back."""
     return split_thinking(text).answer
+
+
+def __getattr__(name: str) -> object:
+    """Temporary aliases, only while ``toolkit/formats/*`` moves to :mod:`toolkit.answers`:
+    ``extract_boxed`` and ``extract_final_answer`` (now ``toolkit.answers.final_answer``) live
+    there. Resolved lazily so that this kernel module does not import the answers package."""
+    if name == "extract_boxed":
+        from toolkit.answers import extract_boxed
+
+        return extract_boxed
+    if name == "extract_final_answer":
+        from toolkit.answers import final_answer
+
+        return final_answer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

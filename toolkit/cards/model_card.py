@@ -306,6 +306,16 @@ def _protocol_sentence(protocol: dict[str, Any]) -> str:
     )
 
 
+def _grader_md(results: dict[str, Any]) -> str:
+    """``; grader toolkit.answers v2 (math-verify 0.9.0)``: which grader (and version) produced
+    the numbers, so a published score can be reproduced (older results name it as a string)."""
+    grader = results.get("protocol", {}).get("grader")
+    if isinstance(grader, dict):
+        engine = f", math-verify {grader['math_verify']}" if grader.get("math_verify") else ""
+        grader = f"{grader.get('name', 'grader')} v{grader.get('version', '?')}{engine}"
+    return f"; grader `{_md(str(grader))}`" if grader else ""
+
+
 def _task_rows(results: dict[str, Any]) -> list[dict[str, str]]:
     rows = []
     for task, entry in results["tasks"].items():
@@ -326,7 +336,7 @@ def _task_rows(results: dict[str, Any]) -> list[dict[str, str]]:
                 "prompt_md": "`"
                 + _md(entry.get("prompt_template", "").replace("\n", "\\n")).replace("`", "'")
                 + "`",
-                "extraction_md": _md(entry.get("extraction", "")),
+                "extraction_md": _md(entry.get("extraction", "")) + _grader_md(results),
                 "data_md": where,
                 "mean_thinking": f"{reasoning.get('mean_thinking_tokens', 0):.0f}",
                 "unclosed": _fmt_share(reasoning.get("share_unclosed")),
