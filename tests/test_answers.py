@@ -65,11 +65,11 @@ def test_final_answer(text, expected):
     assert final_answer(text) == expected
 
 
-def test_thinking_keeps_temporary_aliases_for_formats():
+def test_extraction_has_one_home():
     import toolkit.thinking as thinking
 
-    assert thinking.extract_boxed("\\boxed{4}") == "4"
-    assert thinking.extract_final_answer("The final answer is 6") == "6"
+    assert not hasattr(thinking, "extract_boxed")  # splitting only: answers extract
+    assert not hasattr(thinking, "extract_final_answer")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.evaluate.backends import Completion
-from toolkit.evaluate.runner import score_completions
-from toolkit.evaluate.tasks import BenchmarkSource
+from toolkit.backends import Completion
+from toolkit.evaluation.runner import score_completions
+from toolkit.evaluation.tasks import BenchmarkSource
 from toolkit.schema import TraceRecord, records_to_dataset
 from toolkit.thinking import split_thinking
 from toolkit.verification import verify
@@ -91,7 +91,7 @@ def test_verify_and_evaluate_give_the_same_verdicts(kind):
         _task(kind),
         [{"index": i, "problem": "p", "gold_answer": gold} for i, (_, gold, _) in enumerate(table)],
         ["prompt"] * len(table),
-        [[Completion(text, "stop")] for text, _, _ in table],
+        [[Completion(text, finish_reason="stop")] for text, _, _ in table],
         prefilled=prefilled,
     )
     mismatches = [
@@ -113,7 +113,7 @@ def test_the_issue_examples_grade_as_intended():
             _task(kind),
             [{"index": 0, "problem": "p", "gold_answer": gold}],
             ["prompt"],
-            [[Completion(text, "stop")]],
+            [[Completion(text, finish_reason="stop")]],
             prefilled="<think>" not in text and "</think>" in text,
         )
         by_text[(text, gold)] = (sample.extracted, sample.verdict)

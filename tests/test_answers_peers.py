@@ -99,9 +99,9 @@ def test_differences_table_rows_name_known_sources():
 def test_crosscheck_completions_are_self_contained_and_cover_the_styles():
     """The fixture ``benchmarks/lighteval_crosscheck.py`` scores both ways: >= 500 R1-style
     completions from real rows, every style the issue names, both golds on every row."""
-    from toolkit.evaluate.backends import Completion
-    from toolkit.evaluate.runner import score_completions
-    from toolkit.evaluate.tasks import BenchmarkSource
+    from toolkit.backends import Completion
+    from toolkit.evaluation.runner import score_completions
+    from toolkit.evaluation.tasks import BenchmarkSource
 
     lines = (FOLDER / "crosscheck_completions.jsonl").read_text(encoding="utf-8").splitlines()
     rows = [json.loads(line) for line in lines]
@@ -120,6 +120,6 @@ def test_crosscheck_completions_are_self_contained_and_cover_the_styles():
         task,
         [{"index": i, "problem": "p", "gold_answer": r["gold"]} for i, r in enumerate(unclosed)],
         ["prompt"] * len(unclosed),
-        [[Completion(r["completion"], "length")] for r in unclosed],
+        [[Completion(r["completion"], finish_reason="length")] for r in unclosed],
     )
     assert {sample.verdict for sample in samples} == {"no_answer"}

@@ -107,11 +107,11 @@ def test_results_record_the_grader_and_details_the_verdicts(fixtures_dir, tmp_pa
     from tests.helpers.evaluate import ScriptedBackend
     from toolkit import answers
     from toolkit.cards.model_card import _task_rows
-    from toolkit.evaluate import evaluate
+    from toolkit.evaluation import evaluate
 
     def script(prompt: str, sample: int) -> Completion:
         text = ["\\boxed{204}", "I am not sure.", "Answer: C"][sample]
-        return Completion(f"<think>\nwork\n</think>\n\n{text}", "stop")
+        return Completion(f"<think>\nwork\n</think>\n\n{text}", finish_reason="stop")
 
     data = {"aime25": fixtures_dir / "evaluate" / "aime25_test.jsonl"}
     evaluation = evaluate(

@@ -166,18 +166,3 @@ def render_thinking(reasoning: str | None, answer: str, *, reasoning_complete: b
 def strip_thinking(text: str) -> str:
     """The answer part of a rendered assistant turn: what a chat history should send back."""
     return split_thinking(text).answer
-
-
-def __getattr__(name: str) -> object:
-    """Temporary aliases, only while ``toolkit/formats/*`` moves to :mod:`toolkit.answers`:
-    ``extract_boxed`` and ``extract_final_answer`` (now ``toolkit.answers.final_answer``) live
-    there. Resolved lazily so that this kernel module does not import the answers package."""
-    if name == "extract_boxed":
-        from toolkit.answers import extract_boxed
-
-        return extract_boxed
-    if name == "extract_final_answer":
-        from toolkit.answers import final_answer
-
-        return final_answer
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
