@@ -1,21 +1,24 @@
-"""Padding waste and useful tokens/s: the toolkit's SFT versus the naive seed setup.
+"""SFT throughput: the toolkit against TRL's own packing, on the same model and data.
 
-Both runs train the same tiny Qwen2-style model, from the same initial weights, for one epoch over
-the same traces on this machine, in one process, one after the other:
+The peer is what a user would otherwise run: TRL's ``SFTTrainer`` on the ``messages`` dataset
+with ``packing=True, padding_free=True`` (BFD packing, position ids restarting per sequence).
+The toolkit runs the same TRL trainer, fed its own tokenization (assistant-only masks with the
+end-of-turn token) and config. So **the packing gain is TRL's**: the toolkit's contribution is
+correctness (what is in the loss), and its throughput should match the peer (ratio ≈ 1), not beat
+it. TRL without packing (its default) is printed for context only.
 
-* **naive** (seed-002): padded batches, no packing — ``SFTTrainer(packing=False)`` with batches of
-  ``--batch-size`` traces padded to the longest one in the batch (dynamic padding: the generous
-  version of the baseline; padding every batch to ``max_length`` would be far worse);
-* **toolkit**: the toolkit's tokenization and config (:func:`toolkit.train.sft.sft_config`),
-  best-fit-decreasing packing into rows of ``--max-length`` tokens with padding-free batches.
+Setup: a tiny Qwen2-style model, the same initial weights, one epoch over traces whose lengths are
+lognormal (long-tailed like R1 traces), on this machine, in one process. Each round runs every
+setup once, in an order that rotates between rounds (load that comes and goes hits all alike);
+the headline is the toolkit / peer ratio of useful tokens per second *per round*, min and median
+over ``--rounds`` (≥ 3), with the load average beside each round. "Useful" tokens are the real
+trace tokens; padding counts as processed but not useful.
 
-Trace lengths follow a long-tailed lognormal distribution (most traces short, a few very long),
-like real R1 reasoning traces. "Processed" tokens are every position the model runs on
-(padding included); "useful" tokens are the real trace tokens. Padding waste = 1 − useful /
-processed. Each setup runs ``--repeats`` times, alternating, and keeps its fastest run; the
-throughput is also given per CPU-second of this process (with one torch thread, that figure does
-not move with other load on a shared machine). Run: ``python benchmarks/train.py`` (a minute or
-two on 2 idle CPU cores).
+torch threads: ``--threads`` (default: the toolkit's CPU policy, one per two cores). The
+``toolkit @ N threads`` row compares a second thread count in the same rounds (the training
+notes of issue 16 measured 1 thread beating 2 on a loaded 2-core box).
+
+Run: ``python benchmarks/train.py`` (a few minutes on 2 cores); ``--quick`` for a small run.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -44,28 +49,23 @@ WORDS = [
     "is",
     "right",
     "and",
-    "we",
     "simplify",
 ]
 
 
-def make_traces(
-    count: int, seed: int, median_words: float, sigma: float, max_words: int
-) -> list[dict]:
-    """Schema-style rows whose reasoning length is lognormal (long tail)."""
+def make_traces(count: int, seed: int, median_words: float, sigma: float) -> list[dict]:
+    """Chat rows whose reasoning length is lognormal (long tail)."""
     rng = random.Random(seed)
     rows = []
     for i in range(count):
-        words = min(max_words, max(4, int(rng.lognormvariate(math.log(median_words), sigma))))
+        words = min(2000, max(4, int(rng.lognormvariate(math.log(median_words), sigma))))
         reasoning = " ".join(rng.choice(WORDS) for _ in range(words))
+        answer = f"<think>\n{reasoning}\n</think>\n\nThe answer is \\boxed{{{2 * i + 1}}}."
         rows.append(
             {
                 "messages": [
                     {"role": "user", "content": f"Problem {i}: what is {i} + {i + 1}?"},
-                    {
-                        "role": "assistant",
-                        "content": f"<think>\n{reasoning}\n</think>\n\nThe answer is \\boxed{{{2 * i + 1}}}.",
-                    },
+                    {"role": "assistant", "content": answer},
                 ]
             }
         )
@@ -75,9 +75,8 @@ def make_traces(
 class CountingCollator:
     """Wraps a collator and counts processed (incl. padding) and useful (real) tokens."""
 
-    def __init__(self, inner, pad_token_id: int):
+    def __init__(self, inner):
         self.inner = inner
-        self.pad_token_id = pad_token_id
         self.processed = 0
         self.useful = 0
 
@@ -91,71 +90,89 @@ class CountingCollator:
         return batch
 
 
-def run(setup: str, model_dir: Path, dataset, args, workdir: Path) -> dict:
+COMMON = {
+    "num_train_epochs": 1,
+    "learning_rate": 1e-3,
+    "gradient_checkpointing": False,
+    "bf16": False,
+    "report_to": [],
+    "save_strategy": "no",
+    "logging_steps": 1000,
+    "seed": 0,
+    "per_device_train_batch_size": 1,
+}
+
+
+def build_trainer(setup: str, model_dir: Path, table, tokenized, args, workdir: Path):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    from toolkit.train.recipe import load_recipe
-    from toolkit.train.sft import sft_config
-
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-    common = {
-        "output_dir": str(workdir / setup),
-        "num_train_epochs": 1,
-        "learning_rate": 1e-3,
-        "gradient_checkpointing": False,
-        "activation_checkpointing": False,
-        "bf16": False,
-        "report_to": [],
-        "save_strategy": "no",
-        "logging_steps": 1000,
-        "seed": 0,
-        "max_length": args.max_length,
-    }
-    if setup == "naive":
-        config = SFTConfig(
-            **common, packing=False, padding_free=False, per_device_train_batch_size=args.batch_size
-        )
-    else:
+    out = str(workdir / setup.replace(" ", "-"))
+    if setup.startswith("toolkit"):
+        from toolkit.training.recipe import load_recipe
+        from toolkit.training.sft import sft_config
+
         recipe = load_recipe(
             {
                 "base_model": str(model_dir),
                 "data": "unused",
-                "output_dir": str(workdir / setup),
+                "output_dir": out,
                 "params": {
-                    "lr": 1e-3,
+                    "learning_rate": 1e-3,
                     "max_length": args.max_length,
                     "packing": True,
                     "packing_strategy": "bfd",
-                    "batch_size": 1,
+                    "per_device_train_batch_size": 1,
                     "gradient_checkpointing": False,
                     "report_to": "none",
+                    "save_strategy": "no",
+                    "logging_steps": 1000,
+                    "seed": 0,
                 },
             }
         ).recipe
         config = sft_config(recipe, bf16=False, end_of_turn="<|im_end|>", tokenizer=tokenizer)
-        config.save_strategy = "no"
-        config.logging_steps = 1000
+        dataset = tokenized
+    else:
+        packed = setup == "TRL packing"
+        config = SFTConfig(
+            output_dir=out,
+            max_length=args.max_length,
+            packing=packed,
+            padding_free=packed,
+            **{**COMMON, "per_device_train_batch_size": 1 if packed else args.batch_size},
+        )
+        dataset = table
     trainer = SFTTrainer(
         model=model, args=config, train_dataset=dataset, processing_class=tokenizer
     )
-    counter = CountingCollator(trainer.data_collator, tokenizer.pad_token_id)
-    trainer.data_collator = counter
+    trainer.data_collator = CountingCollator(trainer.data_collator)
+    return trainer
+
+
+def run(setup: str, threads: int, model_dir, table, tokenized, args, workdir) -> dict:
+    import torch
+
+    torch.set_num_threads(threads)
+    trainer = build_trainer(setup, model_dir, table, tokenized, args, workdir)
     started, cpu_started = time.perf_counter(), time.process_time()
     trainer.train()
-    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    counter = trainer.data_collator
     return {
         "setup": setup,
+        "threads": threads,
         "steps": trainer.state.global_step,
         "seconds": seconds,
-        "cpu_seconds": cpu_seconds,
-        "processed_tokens": counter.processed,
-        "useful_tokens": counter.useful,
-        "padding_waste": 1 - counter.useful / counter.processed,
-        "useful_tokens_per_s": counter.useful / seconds,
-        "useful_tokens_per_cpu_s": counter.useful / cpu_seconds,
+        "processed": counter.processed,
+        "useful": counter.useful,
+        "waste": 1 - counter.useful / max(counter.processed, 1),
+        "useful_per_s": counter.useful / seconds,
+        "useful_per_cpu_s": counter.useful / max(cpu, 1e-9),
+        "load": os.getloadavg()[0],
     }
 
 
@@ -165,81 +182,91 @@ def main() -> None:
     parser.add_argument("--median-words", type=float, default=60)
     parser.add_argument("--sigma", type=float, default=0.9)
     parser.add_argument("--max-length", type=int, default=1024)
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument(
-        "--threads", type=int, default=1, help="torch threads (1: steady on a busy CPU)"
-    )
-    parser.add_argument("--repeats", type=int, default=2, help="runs per setup (fastest kept)")
+    parser.add_argument("--batch-size", type=int, default=8, help="TRL unpacked batch size")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="default: the toolkit's policy")
+    parser.add_argument("--compare-threads", type=int, default=2, help="0: skip that row")
+    parser.add_argument("--quick", action="store_true", help="48 traces, 3 rounds")
     parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
     args = parser.parse_args()
+    if args.quick:
+        args.traces, args.rounds = 48, 3
+    args.rounds = max(3, args.rounds)
 
     import datasets
-    import torch
+    from transformers import AutoTokenizer
 
     from toolkit.models import build_tiny_model
-    from toolkit.train.data import tokenize_dataset
+    from toolkit.training.data import tokenize_dataset
+    from toolkit.training.recipe import load_recipe
+    from toolkit.training.sft import cpu_threads
 
-    torch.set_num_threads(args.threads)
+    threads = args.threads or cpu_threads(load_recipe({"base_model": "m", "data": "d"}).recipe)
     datasets.disable_progress_bars()
+    setups = [("TRL packing", threads), ("toolkit", threads), ("TRL default (no packing)", threads)]
+    if args.compare_threads and args.compare_threads != threads:
+        setups.append((f"toolkit @ {args.compare_threads} threads", args.compare_threads))
+    rounds: list[dict[str, dict]] = []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         model_dir = build_tiny_model(workdir / "model", arch="qwen2", hidden_size=128, num_layers=4)
-        from transformers import AutoTokenizer
-
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        rows = make_traces(args.traces, 0, args.median_words, args.sigma, max_words=2000)
-        table = datasets.Dataset.from_list(rows)
+        table = datasets.Dataset.from_list(
+            make_traces(args.traces, 0, args.median_words, args.sigma)
+        )
         tokenized, _ = tokenize_dataset(table, tokenizer)
-        tokenized = tokenized.map(
-            lambda r: {
-                "input_ids": r["input_ids"][: args.max_length],
-                "assistant_masks": r["assistant_masks"][: args.max_length],
-            }
-        ).remove_columns(["num_tokens"])
+        tokenized = tokenized.remove_columns(["num_tokens"])
         lengths = sorted(len(ids) for ids in tokenized["input_ids"])
-        # Alternate the setups and keep each one's fastest repeat: on a shared machine, load that
-        # comes and goes then hits both sides alike.
-        best: dict[str, dict] = {}
-        for _ in range(args.repeats):
-            for setup in ("naive", "toolkit"):
-                result = run(setup, model_dir, tokenized, args, workdir)
-                if setup not in best or result["seconds"] < best[setup]["seconds"]:
-                    best[setup] = result
-        results = [best["naive"], best["toolkit"]]
+        for index in range(args.rounds):
+            order = setups[index % len(setups) :] + setups[: index % len(setups)]
+            rounds.append(
+                {s: run(s, n, model_dir, table, tokenized, args, workdir) for s, n in order}
+            )
 
-    naive, toolkit = results
     print(
         f"traces: {len(lengths)}, tokens per trace: median {lengths[len(lengths) // 2]}, "
-        f"p90 {lengths[int(len(lengths) * 0.9)]}, max {lengths[-1]} (lognormal, sigma {args.sigma}); "
-        f"max_length {args.max_length}, threads {args.threads}"
+        f"p90 {lengths[int(len(lengths) * 0.9)]}, max {lengths[-1]}; max_length {args.max_length}, "
+        f"torch threads {threads}, {os.cpu_count()} cores, {args.rounds} interleaved rounds"
+    )
+    print(f"{'setup':<30}{'threads':>8}{'steps':>6}{'waste':>8}{'useful tok/s (median)':>23}")
+    for setup, n in setups:
+        runs = [r[setup] for r in rounds]
+        median = statistics.median(r["useful_per_s"] for r in runs)
+        print(f"{setup:<30}{n:>8}{runs[0]['steps']:>6}{runs[0]['waste']:>8.1%}{median:>23.0f}")
+    ratios = [r["toolkit"]["useful_per_s"] / r["TRL packing"]["useful_per_s"] for r in rounds]
+    loads = [statistics.mean(x["load"] for x in r.values()) for r in rounds]
+    print(
+        "per round toolkit / TRL packing: "
+        + ", ".join(f"{q:.2f} (load {lo:.1f})" for q, lo in zip(ratios, loads, strict=True))
     )
     print(
-        f"{'setup':<38}{'steps':>6}{'processed':>11}{'useful':>9}{'padding waste':>15}"
-        f"{'useful tok/s':>14}{'tok/CPU-s':>11}{'time s':>8}"
+        f"headline: toolkit / TRL(packing=True, padding_free=True) useful tokens/s = min "
+        f"{min(ratios):.2f}, median {statistics.median(ratios):.2f} (target ≥ 0.9: the packing "
+        "gain is TRL's; the toolkit adds correct masks, not speed)"
     )
-    labels = {
-        "naive": f"naive (padded batches of {args.batch_size})",
-        "toolkit": "toolkit (BFD packing, padding-free)",
-    }
-    for r in results:
+    per_cpu = [
+        r["toolkit"]["useful_per_cpu_s"] / r["TRL packing"]["useful_per_cpu_s"] for r in rounds
+    ]
+    print(
+        f"per CPU-second of this process (steadier under load): min {min(per_cpu):.2f}, "
+        f"median {statistics.median(per_cpu):.2f}"
+    )
+    unpacked = [
+        r["TRL packing"]["useful_per_s"] / r["TRL default (no packing)"]["useful_per_s"]
+        for r in rounds
+    ]
+    print(
+        f"context: TRL packing / TRL default (no packing) median {statistics.median(unpacked):.2f}"
+    )
+    compare = next((s for s, _ in setups if s.startswith("toolkit @")), None)
+    if compare:
+        thread_ratios = [r["toolkit"]["useful_per_s"] / r[compare]["useful_per_s"] for r in rounds]
         print(
-            f"{labels[r['setup']]:<38}{r['steps']:>6}{r['processed_tokens']:>11}{r['useful_tokens']:>9}"
-            f"{r['padding_waste']:>15.1%}{r['useful_tokens_per_s']:>14.0f}"
-            f"{r['useful_tokens_per_cpu_s']:>11.0f}{r['seconds']:>8.1f}"
+            f"threads: toolkit @ {threads} / {compare.split('@ ')[1]} median "
+            f"{statistics.median(thread_ratios):.2f} (min {min(thread_ratios):.2f})"
         )
-    speedup = toolkit["useful_tokens_per_s"] / naive["useful_tokens_per_s"]
-    cpu_speedup = toolkit["useful_tokens_per_cpu_s"] / naive["useful_tokens_per_cpu_s"]
-    print(
-        f"summary: padding waste {naive['padding_waste']:.1%} → {toolkit['padding_waste']:.1%} "
-        f"(target ≤ 2%), useful tokens/s ×{speedup:.2f} wall-clock, ×{cpu_speedup:.2f} per CPU-second "
-        "(target ≥ 1.5×)"
-    )
     if args.json:
-        print(
-            json.dumps(
-                {"naive": naive, "toolkit": toolkit, "speedup": speedup, "cpu_speedup": cpu_speedup}
-            )
-        )
+        print(json.dumps({"rounds": rounds, "ratios": ratios, "loads": loads}))
 
 
 if __name__ == "__main__":

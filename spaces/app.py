@@ -1,13 +1,16 @@
 """Hugging Face Space: chat with a distilled reasoning model, its thinking shown apart.
 
-The chat logic lives in :mod:`toolkit.space` (also behind ``toolkit space``); this file only wires
-it up. Configure it with Space variables (Settings → Variables and secrets):
+The chat logic lives in :mod:`toolkit.chat` (also behind ``toolkit space``); this file only wires
+it up. Configure it with Space variables (Settings → Variables and secrets), listed in README.md:
 
 * ``TOOLKIT_SPACE_BACKEND`` — ``transformers`` (default: the model runs in the Space),
   ``ollama`` or ``openai`` (any OpenAI-compatible server);
 * ``TOOLKIT_SPACE_MODEL`` — a Hub id (or Ollama tag / served model name);
 * ``TOOLKIT_SPACE_BASE_URL`` and the secret ``TOOLKIT_SPACE_API_KEY`` for remote servers;
-* ``TOOLKIT_SPACE_SYSTEM_PROMPT``, ``TOOLKIT_SPACE_MAX_NEW_TOKENS``, ``TOOLKIT_SPACE_TEMPERATURE``.
+* ``TOOLKIT_SPACE_PREFILLED_THINKING``, ``TOOLKIT_SPACE_MAX_NEW_TOKENS``, … (see README.md).
+
+Errors are logged here, redacted (no API key, even when a server echoes it); visitors only ever
+see a friendly line.
 
 Run it from a clone with ``python spaces/app.py`` or ``toolkit space``.
 """
@@ -28,7 +31,9 @@ for _root in (_HERE, _HERE.parent):
         break
 
 try:
-    from toolkit.space import BackendUnavailable, SpaceSettings, build_demo, make_backend
+    from toolkit.chat import SpaceSettings, build_demo
+    from toolkit.errors import ToolkitError
+    from toolkit.redact import install_log_filter, redact
 except ImportError as error:  # a Space uploaded without its toolkit/ folder
     raise SystemExit(
         f"cannot import the toolkit ({error}). Upload this folder with "
@@ -37,17 +42,18 @@ except ImportError as error:  # a Space uploaded without its toolkit/ folder
     ) from None
 
 log = logging.getLogger("space")
+logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+install_log_filter()
 
 SETTINGS = SpaceSettings.from_env()
-BACKEND = make_backend(SETTINGS)
-demo = build_demo(SETTINGS, backend=BACKEND)
+MODEL = SETTINGS.build_model()
+demo = build_demo(SETTINGS, model=MODEL)
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    load = getattr(BACKEND, "load", None)
+    load = getattr(MODEL, "load", None)
     if load is not None:  # load the weights before the first visitor, not during their question
         try:
             load()
-        except BackendUnavailable as error:
-            log.error("%s", error)  # the chat shows the same message to visitors
+        except (ToolkitError, OSError, ValueError) as error:
+            log.error("the model cannot be loaded: %s", redact(error))  # visitors: a notice
     demo.launch()

@@ -113,3 +113,21 @@ def test_kill_9_in_the_middle_loses_nothing(tmp_path):
     results = load_results(out)
     assert results["tasks"]["sums"]["num_samples"] == PROBLEMS * SAMPLES
     assert results["tasks"]["sums"]["metrics"]["pass@1"]["value"] == 1.0
+
+
+def test_secrets_echoed_by_the_server_stay_out_of_state_output_and_results(tmp_path, monkeypatch):
+    """Issue 15, item 2: `eval` printed an API key that a failing server echoed back."""
+    secret = "sk-live-EVALKEY0123456789abcdef"
+    monkeypatch.setenv("EVAL_KEY", secret)
+    task, out = _task_file(tmp_path), tmp_path / "eval"
+    faults = FaultPlan(rate_500=0.5, faults_per_request=9, seed=1)
+    with OpenAIServer(model="m", responder=_responder, faults=faults, echo_headers=True,
+                      native_n=False) as server:  # fmt: skip
+        result = CliRunner().invoke(
+            app, _args(task, server.url, out, "--api-key-env", "EVAL_KEY", "--max-retries", "0")
+        )
+    assert result.exit_code == 1  # some samples failed: reported, resumable
+    errors = (out / "state" / "errors.jsonl").read_text()
+    assert "Request headers" in errors and "***" in errors
+    for text in (errors, result.output, (out / "results.json").read_text()):
+        assert secret not in text

@@ -701,7 +701,8 @@ def test_num_proc_gives_the_same_result_as_one_process():
 
 def test_batched_path_matches_a_per_row_reference():
     """The Arrow-batched conversion equals TraceRecord built row by row with split_thinking."""
-    from toolkit.thinking import extract_boxed, split_thinking
+    from toolkit.answers import extract_boxed
+    from toolkit.thinking import split_thinking
 
     data = _synthetic_magpie(120)
     dataset = normalize("magpie", data, batch_size=16, source="s")

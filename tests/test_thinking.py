@@ -1,4 +1,7 @@
-"""``toolkit.thinking``: every marker style split exactly, rendered back, boxed answers found."""
+"""``toolkit.thinking``: every marker style split exactly and rendered back.
+
+(Boxed-answer and final-answer extraction moved to ``toolkit.answers``: ``tests/test_answers.py``.)
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,6 @@ import pytest
 
 from toolkit.thinking import (
     ThinkingSplit,
-    extract_boxed,
-    extract_final_answer,
     render_thinking,
     split_thinking,
     strip_thinking,
@@ -122,41 +123,6 @@ def test_render_thinking_canonical_form():
     assert render_thinking("r", "a") == "<think>\nr\n</think>\n\na"
     assert render_thinking("r", "ignored", reasoning_complete=False) == "<think>\nr"
     assert render_thinking(None, "a") == "a"
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("\\boxed{4}", "4"),
-        ("first \\boxed{3} then \\boxed{\\frac{1}{2}}", "\\frac{1}{2}"),
-        ("nested \\boxed{\\sqrt{x^{2}}}", "\\sqrt{x^{2}}"),
-        ("\\fbox{7}", "7"),
-        ("spaces \\boxed {  8 }", "8"),
-        ("unbalanced \\boxed{1 + {2}", None),
-        ("complete \\boxed{1} then broken \\boxed{2", "1"),
-        ("no box", None),
-        ("", None),
-        (None, None),
-        ("non-ASCII \\boxed{π ≈ 3.14}", "π ≈ 3.14"),
-    ],
-)
-def test_extract_boxed(text, expected):
-    assert extract_boxed(text) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("so \\boxed{5}. The final answer is 6", "5"),
-        ("Final Answer: The final answer is PARIS", "PARIS"),
-        ("The final answer is $\\frac{1}{2}$.", "\\frac{1}{2}"),
-        ("the final answer is: 12\nThe final answer is 13.", "13"),
-        ("no answer here", None),
-        (None, None),
-    ],
-)
-def test_extract_final_answer(text, expected):
-    assert extract_final_answer(text) == expected
 
 
 def test_strip_thinking():

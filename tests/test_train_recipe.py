@@ -14,15 +14,15 @@ import yaml
 from typer.testing import CliRunner
 
 from toolkit.cli import app
-from toolkit.train import load
-from toolkit.train.recipe import (
+from toolkit.training import load
+from toolkit.training.recipe import (
     RecipeError,
     apply_overrides,
     load_recipe,
     parse_overrides,
     substitute_env,
 )
-from toolkit.train.remote import (
+from toolkit.training.remote import (
     RECIPE_ENV,
     accelerate_command,
     accelerate_config_path,
@@ -56,16 +56,50 @@ def test_every_shipped_recipe_validates_with_dry_run(path):
 
 
 def test_seed_recipes_reproduce_their_setups():
+    """Each shipped recipe carries the numbers of the setup it claims (issue 13's table); the
+    header of each file names what differs on purpose."""
     qwen = load(REPO / "recipes" / "qwen2.5-math-1.5b-bespoke-stratos.yaml").recipe
-    assert (qwen.params.lr, qwen.params.epochs, qwen.params.max_length) == (2e-5, 1.0, 16384)
+    # The setup: the base model at 4,096 tokens (the seed recipe trained 16,384 on the Instruct).
+    assert (qwen.params.lr, qwen.params.epochs, qwen.params.max_length) == (2e-5, 1.0, 4096)
     assert qwen.params.packing and qwen.params.packing_strategy == "bfd"
+    assert qwen.base_model == "Qwen/Qwen2.5-Math-1.5B" and qwen.data.drop_system_prompt
+    assert (qwen.params.per_device_train_batch_size, qwen.params.gradient_accumulation_steps) == (
+        1,
+        16,
+    )
+    assert (qwen.remote.accelerate, qwen.remote.num_processes) == ("zero3", 8)
     llama = load(REPO / "recipes" / "llama-3.1-8b-lora.yaml").recipe
-    assert (llama.peft.method, llama.peft.r, llama.peft.alpha) == ("lora", 64, 128)
-    assert llama.peft.target_modules == "all-linear"
+    assert (llama.peft.method, llama.peft.r, llama.peft.alpha) == ("qlora", 64, 128)
+    assert llama.peft.target_modules == "all-linear" and llama.peft.dropout == 0.05
+    assert (llama.params.learning_rate, llama.params.num_train_epochs) == (1e-4, 3.0)
+    assert (llama.params.per_device_train_batch_size, llama.params.gradient_accumulation_steps) == (
+        1,
+        8,
+    )
+    assert llama.params.max_length == 8192 and not llama.params.packing
+    assert llama.params.optim == "paged_adamw_8bit" and llama.data.limit == 1000
     phi = load(REPO / "recipes" / "phi-3-mini-lora-magpie.yaml").recipe
     assert (phi.peft.method, phi.peft.r) == ("lora", 8)
+    assert (phi.peft.alpha, phi.peft.dropout, phi.peft.merge) == (16, 0.2, True)
+    assert (phi.params.learning_rate, phi.params.num_train_epochs) == (2e-5, 3.0)
+    assert (phi.params.per_device_train_batch_size, phi.params.gradient_accumulation_steps) == (
+        2,
+        4,
+    )
+    assert (phi.params.max_grad_norm, phi.params.warmup_steps) == (0.3, 0.03)
+    assert phi.params.lr_scheduler_type == "cosine" and phi.params.assistant_only_loss is False
+    assert phi.data.eval_fraction == 0.1 and phi.params.extra["eval_strategy"] == "epoch"
+    assert phi.data.limit is None
     kd = load(REPO / "recipes" / "r1-distill-logits-kd.yaml").recipe
     assert kd.task == "distill" and kd.distill.strategy == "logits" and kd.distill.teacher
+    assert kd.distill.alpha == 1.0 and kd.distill.logit_clip  # pure KL with logit clipping
+    assert kd.distill.quantization == "hqq"
+
+
+def test_recipes_readme_has_a_row_per_setup():
+    readme = (REPO / "recipes" / "README.md").read_text()
+    for name in EXPECTED:
+        assert f"`{name}`" in readme, name
 
 
 def test_tiny_recipe_resolves_fixture_path_from_anywhere(tmp_path, monkeypatch):
@@ -186,7 +220,11 @@ def test_hf_jobs_rejects_unknown_flavor():
         hf_jobs_command(loaded, flavor="a100-huge")
 
 
-def test_cli_remote_prints_command():
+def test_cli_remote_prints_command(monkeypatch):
+    # What the recipe refers to must be set in the submitting shell (the job reads it from here).
+    monkeypatch.setenv("HF_USER", "someone")
+    monkeypatch.setenv("HF_TOKEN", "hf_x")
+    monkeypatch.setenv("TOOLKIT_DATASET", "someone/gsm8k-r1-traces")
     result = runner.invoke(
         app,
         [
@@ -227,14 +265,14 @@ def test_cli_reports_bad_recipe_in_one_line(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("task: sft\nbase_model: m\ndata: d\nparams: {lr: -1}\n")
     result = runner.invoke(app, ["train", str(bad), "--dry-run"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a usage error (issue 10: exit 2), one line
     assert "params.lr: must be > 0" in result.output
 
 
 def test_qlora_on_cpu_is_a_clear_error(monkeypatch):
     import torch
 
-    from toolkit.train.sft import check_hardware
+    from toolkit.training.sft import check_hardware
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     recipe = load_recipe({"base_model": "m", "data": "d", "peft": {"method": "qlora"}}).recipe

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.train import TRACES_FIXTURE, one_torch_thread
-from toolkit.train import train
+from toolkit.training import train
 
 _one_thread = pytest.fixture(autouse=True)(one_torch_thread)
 
@@ -93,7 +93,7 @@ def test_packing_keeps_sequences_apart(tiny_qwen_dir):
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
-    from toolkit.train.data import analyze_template, tokenize_conversation
+    from toolkit.training.data import analyze_template, tokenize_conversation
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_qwen_dir)
     info = analyze_template(tokenizer)
@@ -215,3 +215,53 @@ def test_eval_fraction_holds_out_rows_and_reports_eval_loss(tiny_model_dir, tmp_
     held_out = sum(len(row["seq_lengths"]) for row in result.trainer.eval_dataset)  # packed too
     assert held_out == 8
     assert result.summary["eval_loss"] is not None and result.summary["eval_loss"] > 0
+
+
+def test_assistant_only_loss_false_trains_every_token(tiny_model_dir, tmp_path):
+    """``params.assistant_only_loss: false`` was silently ignored (same loss tokens either way);
+    setups that train on the whole conversation (Phi-3 on Magpie) need it honoured."""
+    masked = train(recipe(tiny_model_dir, tmp_path / "masked", max_steps=1, max_length=512))
+    everything = train(
+        recipe(
+            tiny_model_dir,
+            tmp_path / "all",
+            max_steps=1,
+            max_length=512,
+            assistant_only_loss=False,
+        )
+    )
+    assert everything.summary["target_tokens"] > masked.summary["target_tokens"]
+    for row in everything.trainer.train_dataset:
+        assert all(label != -100 for label in row["labels"])  # system and user tokens too
+    assert any(-100 in row["labels"] for row in masked.trainer.train_dataset)
+
+
+def test_output_readme_is_our_model_card(tiny_model_dir, tmp_path):
+    result = train(recipe(tiny_model_dir, tmp_path / "card", max_steps=1, save_steps=1))
+    readme = (result.output_dir / "README.md").read_text()
+    assert "fine-tuned version of" not in readme  # TRL's placeholder card is gone
+    assert "## Training" in readme and "Not evaluated yet" in readme
+    assert "base_model:" in readme and "recipe.yaml" in readme
+
+
+def test_merge_of_a_saved_adapter_matches_the_adapter(tiny_model_dir, tmp_path):
+    """The merge path of sharded (FSDP/ZeRO-3) and QLoRA runs: the gathered adapter is saved,
+    then merged on the main process into a freshly loaded base."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from toolkit.training.outputs import _merge_saved_adapter
+
+    run = recipe(tiny_model_dir, tmp_path / "adapter", max_steps=2, lr=5e-2)
+    run["peft"] = {"method": "lora", "r": 8, "alpha": 16, "dropout": 0.0, "merge": False}
+    adapter = train(run).output_dir
+    tokenizer = AutoTokenizer.from_pretrained(adapter)
+    merged = _merge_saved_adapter(adapter, tokenizer, tmp_path / "merged").eval()
+    inputs = torch.tensor([[5, 17, 42, 99, 7, 3, 250, 11]])
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    with torch.no_grad():
+        expected = PeftModel.from_pretrained(base, adapter).eval()(input_ids=inputs).logits
+        reloaded = AutoModelForCausalLM.from_pretrained(tmp_path / "merged").eval()
+        assert torch.allclose(merged(input_ids=inputs).logits, expected, atol=1e-4)
+        assert torch.allclose(reloaded(input_ids=inputs).logits, expected, atol=1e-4)

@@ -1,5 +1,5 @@
 """Verification with the real math-verify: a fixture table of answer pairs with known verdicts,
-the process pool (order, de-duplication, hard timeouts), and the dataset columns."""
+the process pool (order, de-duplication, hard timeouts), and the dataset stage's columns."""
 
 from __future__ import annotations
 
@@ -11,17 +11,17 @@ from pathlib import Path
 import datasets
 import pytest
 
-from toolkit.schema import TraceRecord, records_to_dataset
-from toolkit.verify import (
+from toolkit.answers import (
     GOLD_UNPARSEABLE,
     TIMEOUT,
     Verdict,
     choice_letter,
     grade,
     resolve_answer_type,
-    verify,
     verify_many,
 )
+from toolkit.schema import TraceRecord, records_to_dataset
+from toolkit.verification import verify
 
 PAIRS = Path(__file__).parent / "fixtures" / "verify" / "answer_pairs.jsonl"
 #: sympy evaluates 9^(9^(9^9)) inside C big-integer code: no Python signal can interrupt it.
@@ -223,3 +223,28 @@ def test_cli_verify_writes_columns_and_summary(tmp_path):
     assert "gold_unparseable: 1" in output
     bad = CliRunner().invoke(app, ["verify", str(source), "-o", str(out), "--answer-type", "x"])
     assert bad.exit_code == 1 and "answer_type must be one of" in bad.output
+
+
+def test_verify_dataset_flags_wrong_typed_golds_and_records_verdicts():
+    """Issue 15: a list gold (["4"]) used to be graded as the string "['4']"; now it is flagged.
+    The verdict column carries every row's reason, for curation reports."""
+    table = datasets.Dataset.from_dict(
+        {"answer": [r"\boxed{4}", r"\boxed{4}"], "gold_answer": [["4"], ["5"]]}
+    )
+    graded = verify(table, num_proc=0, progress=False)
+    assert graded["correct"] == [None, None]
+    assert graded["verdict"] == ["gold_wrong_type", "gold_wrong_type"]
+    plain = datasets.Dataset.from_dict(
+        {"answer": [r"\boxed{4}", r"\boxed{5}", "no idea"], "gold_answer": ["4", "4", "4"]}
+    )
+    assert verify(plain, num_proc=0, progress=False)["verdict"] == ["correct", "wrong", "no_answer"]
+
+
+def test_verify_dataset_errors_are_toolkit_errors():
+    from toolkit.errors import UsageError
+
+    table = datasets.Dataset.from_dict({"answer": ["1"], "gold_answer": ["1"]})
+    with pytest.raises(UsageError, match="answer_type must be one of"):
+        verify(table, answer_type="latex", num_proc=0)
+    with pytest.raises(UsageError, match="gold field 'gold'"):
+        verify(table, gold_field="gold", num_proc=0)

@@ -346,7 +346,7 @@ def test_sync_space_stages_the_app_with_its_toolkit_and_uploads_as_a_space(tmp_p
         "app.py",
         "README.md",
         "requirements.txt",
-        "toolkit/space.py",
+        "toolkit/chat/app.py",
         "toolkit/thinking.py",
     ):
         assert (stage / name).is_file(), name

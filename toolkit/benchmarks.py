@@ -63,7 +63,7 @@ class BenchmarkSource:
     expected_rows: int | None = None
     local_file: str | None = None
     domain: str = "math"
-    answer_type: str = "math"  # "math" (math-verify), "gsm8k" ("#### N"), "choice" (letter)
+    answer_type: str = "math"  # a toolkit.answers kind: "math", "gsm8k", "choice", "text"
     #: Turns a raw row into ``{"problem", "gold_answer", **extra}``; default reads the two fields.
     row_parser: Callable[[dict[str, Any], int], dict[str, Any]] | None = field(
         default=None, compare=False

@@ -227,7 +227,7 @@ class Quickstart:
 
     def stage_verify(self) -> dict[str, Any]:
         from toolkit.io import load_table, write_table
-        from toolkit.verify import verify
+        from toolkit.verification import verify
 
         verified = verify(load_table(self.out("normalize")["path"]), num_proc=1)
         path = write_table(verified, self.workdir / "traces" / "verified.parquet")
@@ -274,7 +274,7 @@ class Quickstart:
         return {"repo_id": DATASET_REPO, "version": "1.0.0", "location": str(result.url_or_path)}
 
     def stage_train(self) -> dict[str, Any]:
-        from toolkit.train import train
+        from toolkit.training import train
 
         recipe = {
             "task": "sft",
@@ -294,6 +294,7 @@ class Quickstart:
                 "report_to": "none",
                 "scheduler": "constant",
                 "warmup_ratio": 0.0,
+                "overwrite": True,  # an unfinished train stage starts over (stages resume)
             },
             "peft": {"method": "lora", "r": 16, "alpha": 32, "target_modules": "all-linear",
                      "merge": True},

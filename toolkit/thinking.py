@@ -18,7 +18,6 @@ answer: it reports ``reasoning_complete=False`` instead, so that curation can de
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -162,50 +161,6 @@ def render_thinking(reasoning: str | None, answer: str, *, reasoning_complete: b
     if not reasoning_complete:
         return f"{THINK_OPEN}\n{reasoning}"
     return f"{THINK_OPEN}\n{reasoning}\n{THINK_CLOSE}\n\n{answer}"
-
-
-_BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
-
-
-def extract_boxed(text: str | None) -> str | None:
-    """The content of the *last* ``\\boxed{…}`` (or ``\\fbox{…}``) in ``text``, braces balanced.
-
-    The last one is the model's final answer by convention (earlier ones are intermediate
-    results). Returns ``None`` when there is no complete boxed expression.
-    """
-    if not text:
-        return None
-    found: str | None = None
-    for match in _BOXED.finditer(text):
-        depth, start = 1, match.end()
-        for i in range(start, len(text)):
-            char = text[i]
-            if char == "{":
-                depth += 1
-            elif char == "}":
-                depth -= 1
-                if depth == 0:
-                    found = text[start:i].strip()
-                    break
-    return found
-
-
-_FINAL_ANSWER_IS = re.compile(
-    r"final answer is[:\s]*\$*\s*(?P<answer>[^\n$]*?)\s*\$*\s*\.?\s*$",
-    re.IGNORECASE | re.MULTILINE,
-)
-
-
-def extract_final_answer(text: str | None) -> str | None:
-    """The short final answer of a solution: the last ``\\boxed{}``, else the last
-    "The final answer is X" statement (the style of s1K attempts and Minerva-format solutions)."""
-    boxed = extract_boxed(text)
-    if boxed is not None or not text:
-        return boxed
-    found = None
-    for match in _FINAL_ANSWER_IS.finditer(text):
-        found = match.group("answer").strip() or found
-    return found
 
 
 def strip_thinking(text: str) -> str:

@@ -19,7 +19,7 @@ cp -R spaces/. "$STAGE_DIR/"
 # app.py imports toolkit from next to itself: the Space runs exactly this commit's code.
 cp -R toolkit "$STAGE_DIR/toolkit"
 find "$STAGE_DIR" \( -name __pycache__ -o -name '*.pyc' \) -prune -exec rm -rf {} +
-for required in app.py README.md requirements.txt toolkit/space.py; do
+for required in app.py README.md requirements.txt toolkit/chat/app.py; do
   [[ -f "$STAGE_DIR/$required" ]] || { log "error: staged Space lacks $required"; exit 1; }
 done
 log "staged $(find "$STAGE_DIR" -type f | wc -l) files in $STAGE_DIR"

@@ -35,6 +35,8 @@ THOUGHT_DURATION = "#chatbot .thought-group .duration"
 #: The spinner Gradio shows next to a thought's title while its status is "pending".
 THOUGHT_SPINNER = "#chatbot .thought-group .loading-spinner"
 INPUT = "#chat-input textarea"
+#: The Stop button that replaces Send inside the input box while a turn runs.
+STOP_BUTTON = "#chat-input button.stop-button"
 
 
 def chromium_path() -> str:
@@ -167,6 +169,25 @@ def wait_reply(page: Any, bubbles_before: int, timeout_ms: int = 60_000) -> None
         timeout=timeout_ms,
     )
     wait_idle(page, timeout_ms)
+
+
+def screenshot_dir(tmp_path_factory: Any) -> Path:
+    """Where screenshots are kept: ``$TOOLKIT_SCREENSHOT_DIR`` (e.g. a CI artefact folder) or a
+    pytest temporary directory (pytest keeps the last three runs)."""
+    configured = os.environ.get("TOOLKIT_SCREENSHOT_DIR")
+    if configured:
+        path = Path(configured)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    return tmp_path_factory.mktemp("space_screenshots", numbered=True)
+
+
+def wait_no_spinner(page: Any, timeout_ms: int = 10_000) -> None:
+    """Wait until no thought panel shows its spinner."""
+    page.wait_for_function(
+        "() => !document.querySelector('#chatbot .thought-group .loading-spinner')",
+        timeout=timeout_ms,
+    )
 
 
 def screenshot(page: Any, path: Path) -> Path:

@@ -2,11 +2,17 @@
 
 * :class:`LoopbackChatServer` speaks the OpenAI ``/v1/chat/completions`` streaming protocol
   (server-sent events) and sends reasoning as ``reasoning_content`` deltas (DeepSeek API, vLLM's
-  reasoning parser), or inline ``<think>…</think>`` content with ``inline_think=True``.
+  reasoning parser), inline ``<think>…</think>`` content with ``inline_think=True``, or — as an
+  R1 distill behind vLLM without a reasoning parser, or ``transformers serve``, does — content
+  whose opening ``<think>`` was in the prompt (``prefilled=True``: the reasoning, then
+  ``</think>``, then the answer).
 * ``protocol="ollama"`` speaks Ollama's ``/api/chat`` (NDJSON lines with ``message.thinking``).
 
 Both bind 127.0.0.1 on port 0, record every request body (to check what the model was sent),
 and can hold the answer back behind ``gate`` so a test sees the thinking while it is pending.
+``finish_reason="length"`` ends the stream as a token limit does; ``drop_after=N`` sends N pieces
+and then closes the connection without a finish reason (a dropped connection); ``disconnects``
+counts the streams whose client went away before the end (Stop must close the HTTP stream).
 Every wait is bounded.
 """
 
@@ -35,6 +41,9 @@ class LoopbackChatServer:
         delay_s: float = 0.0,
         gate: threading.Event | None = None,
         inline_think: bool = False,
+        prefilled: bool = False,
+        finish_reason: str = "stop",
+        drop_after: int | None = None,
     ):
         self.reasoning = list(reasoning)
         self.answer = list(answer)
@@ -43,7 +52,12 @@ class LoopbackChatServer:
         self.delay_s = delay_s
         self.gate = gate
         self.inline_think = inline_think
+        self.prefilled = prefilled
+        self.finish_reason = finish_reason
+        self.drop_after = drop_after
         self.requests: list[dict[str, Any]] = []
+        self.disconnects = 0
+        self.disconnected = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -82,6 +96,12 @@ class LoopbackChatServer:
     def events(self) -> list[tuple[str, str]]:
         """(kind, text) pieces in order: reasoning first, then a pause point, then the answer."""
         pieces: list[tuple[str, str]] = []
+        if self.prefilled:  # the chat template opened <think>: the output starts inside it
+            pieces += [("content", text) for text in self.reasoning]
+            pieces.append(("gate", ""))  # held before the marker: the stream is still ambiguous
+            if self.answer:
+                pieces.append(("content", "\n</think>\n\n"))
+            return pieces + [("content", text) for text in self.answer]
         if self.inline_think:
             pieces.append(("content", "<think>\n"))
             pieces += [("content", text) for text in self.reasoning]
@@ -149,17 +169,25 @@ def _make_handler(script: LoopbackChatServer) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                 self.wfile.flush()
 
-            send({"role": "assistant", "content": ""})
-            for kind, text in script.events():
-                if kind == "gate":
-                    script.wait_gate()
-                    continue
-                time.sleep(script.delay_s)
-                key = "reasoning_content" if kind == "reasoning" else "content"
-                send({key: text})
-            send({}, finish="stop")
-            self.wfile.write(b"data: [DONE]\n\n")
-            self.wfile.flush()
+            try:
+                send({"role": "assistant", "content": ""})
+                sent = 0
+                for kind, text in script.events():
+                    if kind == "gate":
+                        script.wait_gate()
+                        continue
+                    if script.drop_after is not None and sent >= script.drop_after:
+                        return  # the connection closes: no finish reason, no [DONE]
+                    time.sleep(script.delay_s)
+                    key = "reasoning_content" if kind == "reasoning" else "content"
+                    send({key: text})
+                    sent += 1
+                send({}, finish=script.finish_reason)
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                script.disconnects += 1
+                script.disconnected.set()
 
         def _stream_ollama(self, body: dict) -> None:
             self.send_response(200)
@@ -175,20 +203,157 @@ def _make_handler(script: LoopbackChatServer) -> type[BaseHTTPRequestHandler]:
                     "done": done,
                 }
                 if done:
-                    line["done_reason"] = "stop"
+                    line["done_reason"] = script.finish_reason
                 self.wfile.write((json.dumps(line) + "\n").encode())
                 self.wfile.flush()
 
-            for kind, text in script.events():
-                if kind == "gate":
-                    script.wait_gate()
-                    continue
-                time.sleep(script.delay_s)
-                if kind == "reasoning":
-                    if think:  # Ollama only separates thinking when asked to
-                        send({"thinking": text})
-                    continue
-                send({"content": text})
-            send({}, done=True)
+            try:
+                for kind, text in script.events():
+                    if kind == "gate":
+                        script.wait_gate()
+                        continue
+                    time.sleep(script.delay_s)
+                    if kind == "reasoning":
+                        if think:  # Ollama only separates thinking when asked to
+                            send({"thinking": text})
+                        continue
+                    send({"content": text})
+                send({}, done=True)
+            except (BrokenPipeError, ConnectionResetError):
+                script.disconnects += 1
+                script.disconnected.set()
 
     return Handler
+
+
+class ScriptedModel:
+    """A :class:`toolkit.backends.Model` that streams a fixed script and records each call.
+
+    ``deltas`` are streamed as they are (a final ``Delta(finish_reason=finish)`` is added unless
+    ``finish`` is ``None``); then ``fail`` is raised if given. ``prefilled`` is what
+    :meth:`prefills_thinking` reports; ``delay_s`` sleeps before each delta (cancellable, as a
+    real stream's read is).
+    """
+
+    supports_native_n = False
+
+    def __init__(
+        self,
+        deltas: Sequence[Any],
+        *,
+        backend: str = "openai",
+        model: str = "scripted",
+        prefilled: bool | None = False,
+        finish: str | None = "stop",
+        fail: BaseException | None = None,
+        delay_s: float = 0.0,
+    ) -> None:
+        self.deltas = list(deltas)
+        self.backend = backend
+        self.model = model
+        self.prefilled = prefilled
+        self.finish = finish
+        self.fail = fail
+        self.delay_s = delay_s
+        self.calls: list[dict[str, Any]] = []
+        self.closed_streams = 0
+
+    async def stream(self, messages: list[dict], params: Any) -> Any:
+        import asyncio
+
+        from toolkit.backends import Delta
+
+        self.calls.append({"messages": messages, "params": params})
+        try:
+            for delta in self.deltas:
+                if self.delay_s:
+                    await asyncio.sleep(self.delay_s)
+                yield delta
+            if self.fail is not None:
+                raise self.fail
+            if self.finish is not None:
+                yield Delta(finish_reason=self.finish)
+        finally:
+            self.closed_streams += 1
+
+    def prefills_thinking(self, messages: list[dict]) -> bool | None:
+        return self.prefilled
+
+    async def check(self) -> None:
+        return None
+
+    async def complete(self, request: Any) -> Any:
+        raise NotImplementedError("the chat only streams")
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": self.backend, "model": self.model}
+
+    async def aclose(self) -> None:
+        return None
+
+
+class AttackerServer:
+    """An HTTP server that only counts what it is asked for: the host that an injected
+    ``<img>`` or Markdown image in model output would make a visitor's browser fetch."""
+
+    def __init__(self) -> None:
+        self.hits: list[str] = []
+        self._server: ThreadingHTTPServer | None = None
+
+    def __enter__(self) -> AttackerServer:
+        hits = self.hits
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                hits.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+
+def run_turn(session: Any, message: str, history: Sequence[Any] = (), **kwargs: Any) -> list:
+    """Every view one chat turn yields, on its own event loop (connections closed after)."""
+    import asyncio
+
+    async def run() -> list:
+        try:
+            return [shown async for shown in session.respond(message, list(history), **kwargs)]
+        finally:
+            await session.aclose()
+
+    return asyncio.run(run())
+
+
+def final_view(settings: Any, **kwargs: Any) -> list[dict]:
+    """The last view of one turn ("What is 6 times 7?") with these settings."""
+    from toolkit.chat.session import ChatSession
+
+    return run_turn(ChatSession(settings), "What is 6 times 7?", **kwargs)[-1]
+
+
+def closed_port() -> int:
+    """A loopback port where nothing listens (a server that is down)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -148,11 +148,18 @@ class OpenAIModel:
     async def stream(self, messages: Messages, params: SamplingParams) -> AsyncIterator[Delta]:
         """Deltas as they arrive; a stream that ends without a finish reason or ``[DONE]`` was
         cut (a dropped connection) and raises a retryable :class:`BackendError`."""
+        import aiohttp
+
         body = self._body(messages, params, 1, True)
         finish: str | None = None
+        # An idle limit, not a total one: a long answer that keeps streaming (a chat's thinking
+        # runs for minutes) must not be cut by the request timeout.
+        idle = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=self.timeout)
         async with (
             _errors_mapped(self.timeout),
-            self._client().post(f"{self.base_url}/chat/completions", json=body) as response,
+            self._client().post(
+                f"{self.base_url}/chat/completions", json=body, timeout=idle
+            ) as response,
         ):
             if response.status >= 400:
                 raise _status_error(response.status, await response.text(), response.headers)

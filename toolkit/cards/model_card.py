@@ -305,6 +305,16 @@ def _protocol_sentence(protocol: dict[str, Any]) -> str:
     )
 
 
+def _grader_md(results: dict[str, Any]) -> str:
+    """``; grader toolkit.answers v2 (math-verify 0.9.0)``: which grader (and version) produced
+    the numbers, so a published score can be reproduced (older results name it as a string)."""
+    grader = results.get("protocol", {}).get("grader")
+    if isinstance(grader, dict):
+        engine = f", math-verify {grader['math_verify']}" if grader.get("math_verify") else ""
+        grader = f"{grader.get('name', 'grader')} v{grader.get('version', '?')}{engine}"
+    return f"; grader `{_md(str(grader))}`" if grader else ""
+
+
 def _task_rows(results: dict[str, Any]) -> list[dict[str, str]]:
     rows = []
     for task, entry in results["tasks"].items():
@@ -325,7 +335,7 @@ def _task_rows(results: dict[str, Any]) -> list[dict[str, str]]:
                 "prompt_md": "`"
                 + _md(entry.get("prompt_template", "").replace("\n", "\\n")).replace("`", "'")
                 + "`",
-                "extraction_md": _md(entry.get("extraction", "")),
+                "extraction_md": _md(entry.get("extraction", "")) + _grader_md(results),
                 "data_md": where,
                 "mean_thinking": f"{reasoning.get('mean_thinking_tokens', 0):.0f}",
                 "unclosed": _fmt_share(reasoning.get("share_unclosed")),
@@ -571,3 +581,16 @@ def write_model_card(
     card.save(readme)
     log.info("wrote %s%s", readme, f" and {plot_path}" if plot_path else "")
     return CardFiles(readme=readme, plot=plot_path, card=card)
+
+
+def write_training_card(model_dir: str | os.PathLike[str], *, repo_id: str | None = None) -> Path:
+    """``README.md`` for a model directory that ``toolkit train`` just wrote: the training summary
+    and recipe, and no evaluation yet. It replaces the placeholder card TRL writes (issue 13);
+    :func:`write_model_card` replaces it in turn once there are results."""
+    folder = Path(model_dir)
+    card = build_model_card(folder, {"protocol": {}, "tasks": {}}, repo_id=repo_id, plot_file=None)
+    card.data.eval_results = None  # no empty model-index before there are results
+    card.data.model_name = None
+    readme = folder / README
+    card.save(readme)
+    return readme

@@ -61,6 +61,16 @@ def space(
     temperature: float | None = typer.Option(
         None, "--temperature", min=0.0, max=2.0, help="Default sampling temperature."
     ),
+    prefilled_thinking: str | None = typer.Option(
+        None,
+        "--prefilled-thinking",
+        help="Does the model's chat template open <think> itself? auto (default: from the "
+        "template, or an R1 served name), true or false. Default: "
+        "$TOOLKIT_SPACE_PREFILLED_THINKING.",
+    ),
+    concurrency: int | None = typer.Option(
+        None, "--concurrency", min=1, help="Chats that stream at once (default: per backend)."
+    ),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(
         7860, "--port", "-p", min=0, max=65535, help="Port (0: any free one)."
@@ -78,9 +88,12 @@ def space(
     import asyncio
 
     from toolkit.chat import SpaceSettings, build_demo
+    from toolkit.chat.settings import PREFILL_SETTINGS
 
     if backend is not None and backend.strip().lower() not in ("transformers", "ollama", "openai"):
         fail(f"--backend {backend!r} is not one of transformers, ollama, openai")
+    if prefilled_thinking is not None and prefilled_thinking.lower() not in PREFILL_SETTINGS:
+        fail(f"--prefilled-thinking {prefilled_thinking!r} is not one of auto, true, false")
     settings = SpaceSettings.from_env(
         backend=backend.strip().lower() if backend else None,
         model=model,
@@ -88,6 +101,8 @@ def space(
         system_prompt=system_prompt,
         max_new_tokens=max_new_tokens,
         temperature=temperature,
+        prefilled_thinking=prefilled_thinking.lower() if prefilled_thinking else None,
+        concurrency=concurrency,
     )
     if settings.backend == "transformers" and settings.model and _looks_like_path(settings.model):
         from dataclasses import replace

@@ -18,7 +18,7 @@ def verify_command(
         ..., "--output", "-o", help="Where to write: .parquet, .jsonl/.json, or an Arrow directory."
     ),
     answer_type: str = typer.Option(
-        "auto", "--answer-type", help="auto, math, gsm8k or choice (auto looks at each gold)."
+        "auto", "--answer-type", help="auto, math, gsm8k, choice or text (auto looks at each gold)."
     ),
     prediction_field: str = typer.Option(
         "auto", "--prediction-field", help="auto (final_answer, else answer) or a column name."
@@ -31,7 +31,7 @@ def verify_command(
 ) -> None:
     """Grade answers against gold answers with math-verify (boxed first; GSM8K; letters)."""
     from toolkit.io import load_table, write_table
-    from toolkit.verify import verify
+    from toolkit.verification import verify
 
     try:
         dataset = load_table(input_source, split=split, limit=limit)

@@ -45,6 +45,7 @@ DETAIL_COLUMNS = (
     "truncated",
     "no_answer",
     "grade_error",
+    "verdict",
 )
 REQUIRED_KEYS = ("model", "protocol", "tasks")
 

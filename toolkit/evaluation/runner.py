@@ -5,8 +5,10 @@ limit, the seed, each task's prompt template and extraction rule, the model and 
 Answers are extracted from the *answer part* of a completion, after
 :func:`toolkit.thinking.split_thinking` has removed the reasoning; a completion whose reasoning
 never closed (typically cut off by ``max_new_tokens``) has no answer — it is counted as such and
-scored as wrong, never rescued by grabbing a number from the middle of the thinking. Grading is
-:mod:`toolkit.verify` (math-verify), the same implementation that curation uses.
+scored as wrong, never rescued by grabbing a number from the middle of the thinking. Extraction and
+grading are :mod:`toolkit.answers`, the same implementation (rules, graders, worker pool) that
+``toolkit verify`` and curation use; each sample's verdict reason lands in details.parquet and the
+grader's version and rules in results.json.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from toolkit import answers
+from toolkit.answers import Verdict
 from toolkit.backends import Completion, Messages, Model, make_model
 from toolkit.errors import IncompleteError, UsageError
 from toolkit.evaluation.metrics import score_task
@@ -55,6 +59,8 @@ class ScoredSample:
     truncated: bool
     no_answer: bool
     grade_error: str | None = None
+    #: The verdict reason (toolkit.answers.REASONS): correct, wrong, no_answer, gold_unparseable…
+    verdict: str | None = None
 
 
 @dataclass
@@ -86,41 +92,19 @@ def split_and_extract(
     return parts.reasoning, parts.answer, parts.reasoning_complete, extracted
 
 
-def grade_extracted(
-    extracted: Sequence[str | None], golds: Sequence[str], answer_types: Sequence[str]
-) -> list[tuple[bool, str | None]]:
-    """``(correct, error)`` for each extracted answer, graded by :mod:`toolkit.verify`.
+def grade_answers(
+    answers: Sequence[str], golds: Sequence[str], answer_types: Sequence[str]
+) -> list[Verdict]:
+    """The verdict of each answer part, from :func:`toolkit.answers.verify_many`: the answer is
+    extracted in the grading workers by the same rules as :meth:`BenchmarkSource.extract`, exactly
+    as ``toolkit verify`` does, so both give the same verdict for the same text and gold.
 
-    Missing answers are wrong without a grader call. An ungradable gold answer is reported in
-    ``error`` and scored as wrong (never as correct: a known failure of other evaluators).
+    An ungradable gold answer is reported in the verdict (``gold_unparseable``…) and scored as
+    wrong by :func:`grade_samples` (never as correct: a known failure of other evaluators).
     """
-    verdicts: list[tuple[bool, str | None]] = [(False, "no answer")] * len(extracted)
-    todo = [i for i, answer in enumerate(extracted) if answer is not None]
-    if not todo:
-        return verdicts
-    graded = _verify_many(
-        [_as_prediction(extracted[i], answer_types[i]) for i in todo],  # type: ignore[arg-type]
-        [golds[i] for i in todo],
-        [answer_types[i] for i in todo],
-    )
-    for i, (correct, error) in zip(todo, graded, strict=True):
-        verdicts[i] = (bool(correct), error)
-    return verdicts
+    from toolkit.answers import verify_many
 
-
-def _as_prediction(extracted: str, answer_type: str) -> str:
-    """The extracted answer in the form the grader parses unambiguously: maths inside
-    ``\\boxed{}`` (math-verify's first extraction target), a bare number or letter otherwise."""
-    return f"\\boxed{{{extracted}}}" if answer_type == "math" else extracted
-
-
-def _verify_many(
-    predictions: list[str], golds: list[str], answer_types: list[str]
-) -> list[tuple[bool | None, str | None]]:
-    from toolkit.verify import verify_many
-
-    verdicts = verify_many(predictions, golds, answer_types)
-    return [(v.correct, v.error) for v in verdicts]
+    return verify_many(list(answers), list(golds), list(answer_types))
 
 
 def score_completions(
@@ -172,13 +156,20 @@ def score_completions(
 
 
 def grade_samples(samples: Sequence[ScoredSample], answer_types: Sequence[str]) -> None:
-    """Fill in ``correct`` and ``grade_error`` of extracted samples, in one grading batch."""
-    verdicts = grade_extracted(
-        [s.extracted for s in samples], [s.gold for s in samples], answer_types
+    """Fill in ``correct``, ``grade_error`` and ``verdict`` of the samples, in one grading batch.
+
+    A sample whose reasoning never closed has an empty answer part, so it grades as
+    ``no_answer`` (or as its gold's problem) without any extraction from the thinking.
+    """
+    verdicts = grade_answers(
+        [s.answer if not s.unclosed else "" for s in samples],
+        [s.gold for s in samples],
+        answer_types,
     )
-    for sample, (correct, error) in zip(samples, verdicts, strict=True):
-        sample.correct = correct
-        sample.grade_error = None if sample.no_answer else error
+    for sample, verdict in zip(samples, verdicts, strict=True):
+        sample.correct = bool(verdict.correct)
+        sample.grade_error = None if sample.no_answer else verdict.error
+        sample.verdict = verdict.reason
 
 
 def task_metrics(samples: Sequence[ScoredSample], n: int) -> dict[str, Any]:
@@ -447,8 +438,8 @@ def evaluate(
             # Whether prompts opened <think> (detected from the chat template unless given).
             "prefilled_thinking": any(prefill_flags),
             "answer_extraction": "after the reasoning (toolkit.thinking.split_thinking); "
-            "unclosed reasoning = no answer",
-            "grader": "toolkit.verify (math-verify)",
+            "unclosed reasoning = no answer; rules: toolkit.answers (grader.rules)",
+            "grader": answers.describe(),
             "token_count_method": token_count_method,
         },
         "run": {

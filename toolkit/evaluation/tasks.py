@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from toolkit import answers
 from toolkit.benchmarks import (
     BENCHMARKS,
     UnknownBenchmarkError,
@@ -33,7 +32,6 @@ from toolkit.benchmarks import (
 )
 from toolkit.benchmarks import BenchmarkSource as DataSource
 from toolkit.benchmarks import get_benchmark as get_data_source
-from toolkit.thinking import extract_boxed
 
 
 @dataclass(frozen=True)
@@ -61,7 +59,7 @@ class Task(DataSource):
     @property
     def extraction(self) -> str:
         """A one-line description of the extraction rule (explicit in results.json)."""
-        return EXTRACTION_RULES[self.answer_type]
+        return answers.RULE_SUMMARIES[self.answer_type]
 
     def build_prompt(self, problem: str) -> str:
         """The user message for one problem (plain replacement: problems may contain braces)."""
@@ -71,9 +69,10 @@ class Task(DataSource):
         """The final answer found in the *answer part* of a completion, or ``None``.
 
         Call it on :attr:`toolkit.thinking.ThinkingSplit.answer`, never on the raw completion:
-        a number in the middle of the reasoning is not the model's answer.
+        a number in the middle of the reasoning is not the model's answer. The rules are
+        :func:`toolkit.answers.extract`'s, the same as ``toolkit verify``'s.
         """
-        return EXTRACTORS[self.answer_type](answer_text or "")
+        return answers.extract(answer_text, self.answer_type).answer
 
     def describe(self) -> dict[str, Any]:
         """What results.json records about the task's data, prompt, extraction and metric."""
@@ -95,98 +94,14 @@ CHOICE_PROMPT = (
     "the following format: 'Answer: $LETTER' (without quotes) where LETTER is one of ABCD. Think "
     "step by step before answering.\n\n{problem}"
 )
-DEFAULT_PROMPTS = {"math": MATH_PROMPT, "gsm8k": MATH_PROMPT, "choice": CHOICE_PROMPT}
-EXTRACTION_RULES = {
-    "math": "last \\boxed{} in the answer part, else 'final answer is X'; none -> no answer",
-    "gsm8k": "last \\boxed{} number, else '#### N', else 'answer is N', else the last number "
-    "of the answer part; commas and $ removed",
-    "choice": "last 'Answer: X', else \\boxed{X}, else 'answer is (X)', else a lone letter",
-}
-
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
-_FINAL_ANSWER = re.compile(r"final answer(?: is)?\s*[:=]?\s*(.+)", re.IGNORECASE)
-_ANSWER_IS = re.compile(r"answer(?: is)?\s*[:=]?\s*(.+)", re.IGNORECASE)
-_HASHES = re.compile(r"####\s*(.+)")
-# The word "answer" in any case, the letter in upper case only ("the answer is a ..." is no letter).
-_CHOICE_LINE = re.compile(r"(?i:answer)\s*(?:(?i:is)\s*)?[:=]?\s*\**\s*\(?\$?([A-J])\b")
-_CHOICE_ALONE = re.compile(r"^\s*\**\(?([A-J])\)?[.)]?\**\s*$")
-_BOXED_LETTER = re.compile(r"^\(?(?:\\text(?:bf)?\{)?\(?([A-J])\)?\}?\)?$")
-
-
-def _clean_inline(text: str) -> str:
-    """Trim the decoration around an inline final answer: ``$…$``, bold, a trailing period."""
-    text = text.strip().split("\n", 1)[0].strip()
-    text = text.strip("*").strip()
-    if text.startswith("$") and text.count("$") >= 2:
-        text = text[1 : text.index("$", 1)]
-    return text.strip().rstrip(".").strip()
-
-
-def extract_math(answer_text: str) -> str | None:
-    """MATH-500 / AIME: the last ``\\boxed{}``, else a ``final answer is X`` line."""
-    boxed = extract_boxed(answer_text)
-    if boxed:
-        return boxed
-    matches = _FINAL_ANSWER.findall(answer_text)
-    if matches:
-        candidate = extract_boxed(matches[-1]) or _clean_inline(matches[-1])
-        return candidate or None
-    return None
-
-
-def _normalize_number(value: str) -> str:
-    value = value.replace(",", "")
-    if "." in value:
-        value = value.rstrip("0").rstrip(".") or "0"
-    return value
-
-
-def _numbers(text: str) -> list[str]:
-    return _NUMBER.findall(text.replace("\\!", "").replace("{,}", ","))
-
-
-def extract_gsm8k(answer_text: str) -> str | None:
-    """GSM8K: a number (commas, ``$`` and units dropped), from the most explicit marker found.
-
-    A boxed answer holding one number gives that number; a boxed expression (``\\frac{7}{2}``)
-    is returned as is for the grader. After ``####`` or "answer is" the *first* number counts
-    ("the answer is 18 because 9 eggs…"); without any marker, the last number of the answer part.
-    """
-    boxed = extract_boxed(answer_text)
-    if boxed:
-        numbers = _numbers(boxed)
-        return _normalize_number(numbers[0]) if len(numbers) == 1 else boxed
-    for pattern in (_HASHES, _ANSWER_IS):
-        for match in reversed(pattern.findall(answer_text)):
-            numbers = _numbers(match.split("\n", 1)[0])
-            if numbers:
-                return _normalize_number(numbers[0])
-    numbers = _numbers(answer_text)
-    return _normalize_number(numbers[-1]) if numbers else None
-
-
-def extract_choice(answer_text: str) -> str | None:
-    """Multiple choice: the option letter the model committed to, or ``None``."""
-    matches = _CHOICE_LINE.findall(answer_text)
-    if matches:
-        return matches[-1]
-    boxed = extract_boxed(answer_text)
-    if boxed:
-        letter = _BOXED_LETTER.match(boxed.strip())
-        if letter:
-            return letter.group(1).upper()
-    lines = [line for line in answer_text.strip().splitlines() if line.strip()]
-    if lines:
-        alone = _CHOICE_ALONE.match(lines[-1])
-        if alone:
-            return alone.group(1).upper()
-    return None
-
-
-EXTRACTORS: dict[str, Callable[[str], str | None]] = {
-    "math": extract_math,
-    "gsm8k": extract_gsm8k,
-    "choice": extract_choice,
+TEXT_PROMPT = (
+    "{problem}\n\nThink step by step, then give your final answer on a last line 'Answer: ...'."
+)
+DEFAULT_PROMPTS = {
+    "math": MATH_PROMPT,
+    "gsm8k": MATH_PROMPT,
+    "choice": CHOICE_PROMPT,
+    "text": TEXT_PROMPT,
 }
 
 
@@ -215,9 +130,10 @@ def user_task(
     Rows without a problem or gold answer are skipped with a count (a held-out split of generated
     traces may contain unverifiable problems); everything else is scored like a benchmark.
     """
-    if answer_type not in EXTRACTORS:
+    if answer_type not in answers.KINDS:
         raise ValueError(
-            f"task {name!r}: unknown answer_type {answer_type!r}; use one of {', '.join(EXTRACTORS)}"
+            f"task {name!r}: unknown answer_type {answer_type!r}; "
+            f"use one of {', '.join(answers.KINDS)}"
         )
     if prompt_template is not None and "{problem}" not in prompt_template:
         raise ValueError(f"task {name!r}: prompt_template must contain '{{problem}}'")

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from toolkit.answers import extract_boxed
 from toolkit.formats.base import Batch, Format, Records, register_format, worked_solutions
-from toolkit.thinking import extract_boxed
 
 
 @register_format

@@ -10,8 +10,8 @@ problem and solution and is not copied into ``metadata``; the sub-source (``sour
 
 from __future__ import annotations
 
+from toolkit.answers import extract_boxed
 from toolkit.formats.base import Batch, Format, Records, register_format, worked_solutions
-from toolkit.thinking import extract_boxed
 
 # NuminaMath-1.5 marks problems without a checkable answer with these placeholder answers.
 NO_ANSWER = {"proof", "notfound", "not found", "none", "n/a"}

@@ -9,6 +9,7 @@ whole table before sharding, so the same problem has the same key in every shard
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from toolkit.schema import content_hash
 
 if TYPE_CHECKING:
     import datasets
+
+log = logging.getLogger(__name__)
 
 KEY_VERSION = "gen-v1"
 PROBLEM_FIELD_CANDIDATES = ("problem", "question", "prompt", "instruction", "input")
@@ -170,9 +173,24 @@ def load_problems(
         for problem in problems:
             problem.row = dict(zip(names, by_index[problem.index], strict=True))
             if columns.gold is not None:
-                gold = problem.row.get(columns.gold)
-                problem.gold = None if gold is None else str(gold)
+                problem.gold = _gold_text(problem.row.get(columns.gold))
+        odd = [
+            p.index for p in problems if p.gold is None and p.row.get(columns.gold) is not None
+        ]
+        if odd:
+            log.warning(
+                "%d gold answer(s) in column %r are not text or numbers (e.g. row %d): stored "
+                "as missing, so verify reports gold_missing instead of grading a list as text",
+                len(odd),
+                columns.gold,
+                odd[0],
+            )
     return problems, bad
+
+
+def _gold_text(value: Any) -> str | None:
+    """A gold answer as text: strings and numbers; anything else (a list, a dict) is missing."""
+    return str(value) if isinstance(value, str | int | float) else None
 
 
 __all__ = [

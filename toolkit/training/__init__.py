@@ -3,12 +3,14 @@
 ``train(recipe_or_path, **overrides)`` runs one recipe locally (CPU or GPU; under
 ``accelerate launch`` for multi-GPU). Overrides use the recipe's dotted keys with ``__`` or ``.``::
 
-    train("recipes/tiny-cpu.yaml", params__lr=1e-4, params__max_steps=5)
-    train("recipes/tiny-cpu.yaml", **{"params.lr": 1e-4})
+    train("recipes/tiny-cpu.yaml", params__learning_rate=1e-4, params__max_steps=5)
+    train("recipes/tiny-cpu.yaml", **{"params.learning_rate": 1e-4})
 
-Modules: :mod:`~toolkit.train.recipe` (dataclasses ↔ YAML ↔ CLI overrides), :mod:`~.data`
-(traces → messages → masked tokens), :mod:`~.sft`, :mod:`~.distill`, :mod:`~.remote`
-(HF Jobs / accelerate commands), :mod:`~.outputs` (saved files, ``training_summary.json``).
+Modules: :mod:`~toolkit.training.recipe` (sections ↔ YAML), :mod:`~.params` (``params:`` =
+TRL ``SFTConfig`` fields), :mod:`~.overrides` (``${ENV}``, CLI overrides, coercion),
+:mod:`~.checks` (preflight), :mod:`~.data` (traces → messages → masked tokens), :mod:`~.sft`,
+:mod:`~.distill`, :mod:`~.gkd`, :mod:`~.checkpoints` (resume), :mod:`~.remote` (HF Jobs /
+accelerate commands), :mod:`~.outputs` (saved files, ``training_summary.json``, model card).
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from toolkit.train.recipe import LoadedRecipe, Recipe, RecipeError, load_recipe
+from toolkit.training.recipe import LoadedRecipe, Recipe, RecipeError, load_recipe
 
 if TYPE_CHECKING:
-    from toolkit.train.sft import TrainResult
+    from toolkit.training.sft import TrainResult
 
 __all__ = ["LoadedRecipe", "Recipe", "RecipeError", "load", "train"]
 
@@ -60,16 +62,25 @@ def train(
     recipe_or_path: str | os.PathLike[str] | dict[str, Any] | Recipe | LoadedRecipe,
     **overrides: Any,
 ) -> TrainResult:
-    """Run a recipe and return its output directory and ``training_summary.json`` content."""
+    """Run a recipe and return its output directory and ``training_summary.json`` content.
+
+    :func:`toolkit.training.checks.preflight` runs first, so a recipe that cannot finish here
+    (context length, packages, GPU, push target, an existing run) fails in a second, not after
+    the data and model are loaded."""
     loaded = (
         recipe_or_path
         if isinstance(recipe_or_path, LoadedRecipe)
         else load(recipe_or_path, **overrides)
     )
+    from toolkit.training.checkpoints import clear_for_overwrite
+    from toolkit.training.checks import enforce
+
+    enforce(loaded)  # before any data, model or GPU is touched
+    clear_for_overwrite(loaded.recipe)
     if loaded.recipe.task == "distill":
-        from toolkit.train.distill import run_distill
+        from toolkit.training.distill import run_distill
 
         return run_distill(loaded)
-    from toolkit.train.sft import run_sft
+    from toolkit.training.sft import run_sft
 
     return run_sft(loaded)

@@ -31,12 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from toolkit.errors import DataError, UsageError
 from toolkit.thinking import THINK_CLOSE, THINK_OPEN
 
 if TYPE_CHECKING:
     import datasets
 
-    from toolkit.train.recipe import DataConfig
+    from toolkit.training.recipe import DataConfig
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +113,10 @@ def load_traces(config: DataConfig) -> tuple[datasets.Dataset, DataInfo]:
             ", ".join(f"{n} {r}" for r, n in reasons.items()),
         )
     if len(table) == 0:
-        raise ValueError(
-            f"data.path {config.path!r}: no usable rows ({reasons or 'empty dataset'})"
+        raise DataError(
+            f"no usable rows ({reasons or 'empty dataset'})",
+            path=config.path,
+            hint="each row needs a final assistant turn with text (closed <think> reasoning)",
         )
     info = DataInfo(
         source=config.path,
@@ -149,13 +152,17 @@ def to_messages_table(table: datasets.Dataset, config: DataConfig) -> datasets.D
             for row in table
         ]
     elif fmt in ("schema", "messages"):
-        raise ValueError(
-            f"data.format is {fmt!r} but {config.path!r} has neither a 'messages' column nor "
-            f"'problem'/'answer' columns (columns: {', '.join(sorted(columns))})"
+        raise DataError(
+            f"data.format is {fmt!r} but there is neither a 'messages' column nor "
+            f"'problem'/'answer' columns (columns: {', '.join(sorted(columns))})",
+            path=config.path,
+            hint="set data.format to the source's format (e.g. bespoke, magpie) or auto",
         )
     else:
         normalized = _normalize(table, None if fmt == "auto" else fmt)
         messages = normalized["messages"]
+    if config.drop_system_prompt:
+        messages = [[t for t in m if t["role"] != "system"] for m in messages]
     if config.system_prompt:
         messages = [_with_system(m, config.system_prompt) for m in messages]
     return datasets.Dataset.from_dict({"messages": [_clean(m) for m in messages]})
@@ -166,9 +173,10 @@ def _normalize(table: datasets.Dataset, fmt: str | None) -> datasets.Dataset:
     try:
         from toolkit.formats import normalize
     except ImportError as error:
-        raise ValueError(
-            "data has no 'messages' or schema columns and toolkit.formats.normalize is not available "
-            f"to convert it ({error}); normalize it first with `toolkit normalize`"
+        raise UsageError(
+            "data has no 'messages' or schema columns and toolkit.formats.normalize is not "
+            f"available to convert it ({error})",
+            hint="normalize it first with `toolkit normalize`",
         ) from None
     result = normalize(fmt or "auto", table)
     return result[0] if isinstance(result, tuple) else result
@@ -211,9 +219,9 @@ class TemplateInfo:
 def analyze_template(tokenizer: Any) -> TemplateInfo:
     """Probe the chat template with a marked conversation (no model needed)."""
     if not getattr(tokenizer, "chat_template", None):
-        raise ValueError(
-            f"tokenizer {getattr(tokenizer, 'name_or_path', '')!r} has no chat template; "
-            "use an instruct/chat model or set one (e.g. copy the base model's instruct template)"
+        raise UsageError(
+            f"tokenizer {getattr(tokenizer, 'name_or_path', '')!r} has no chat template",
+            hint="use an instruct/chat model or set one (e.g. copy the instruct model's template)",
         )
     assistant = f"{THINK_OPEN}\n{_PROBE_REASONING}\n{THINK_CLOSE}\n\n{_PROBE_ANSWER}"
     convo = [{"role": "user", "content": _PROBE_USER}, {"role": "assistant", "content": assistant}]
@@ -228,7 +236,10 @@ def analyze_template(tokenizer: Any) -> TemplateInfo:
     after_answer = full[full.find(_PROBE_ANSWER) + len(_PROBE_ANSWER) :]
     end_of_turn = _first_special(tokenizer, after_answer) or (tokenizer.eos_token or "")
     if not end_of_turn:
-        raise ValueError("cannot tell how an assistant turn ends: the tokenizer has no EOS token")
+        raise UsageError(
+            "cannot tell how an assistant turn ends: the tokenizer has no EOS token",
+            hint="set the tokenizer's eos_token to the template's end-of-turn token",
+        )
     return TemplateInfo(keeps_reasoning=keeps, prefill=prefill, end_of_turn=end_of_turn)
 
 
@@ -296,20 +307,32 @@ def _prompt_completion(
 
 
 def tokenize_conversation(
-    messages: list[dict[str, str]], tokenizer: Any, info: TemplateInfo
+    messages: list[dict[str, str]], tokenizer: Any, info: TemplateInfo, *, all_tokens: bool = False
 ) -> dict[str, list[int]]:
-    """``input_ids`` and ``assistant_masks`` (1 = in the loss) for one conversation."""
+    """``input_ids`` and ``assistant_masks`` (1 = in the loss) for one conversation.
+
+    ``all_tokens`` (``params.assistant_only_loss: false``) puts every token in the loss, as setups
+    that train on the whole conversation do (Phi-3 on Magpie); the text is rendered the same way,
+    so the reasoning still survives stripping templates.
+    """
     text, spans = render_for_training(messages, tokenizer, info)
     encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-    masks = []
-    for start, end in encoded["offset_mapping"]:
-        inside = any(start < s_end and end > s_start for s_start, s_end in spans)
-        masks.append(1 if inside else 0)
+    if all_tokens:
+        masks = [1] * len(encoded["input_ids"])
+    else:
+        masks = []
+        for start, end in encoded["offset_mapping"]:
+            inside = any(start < s_end and end > s_start for s_start, s_end in spans)
+            masks.append(1 if inside else 0)
     return {"input_ids": list(encoded["input_ids"]), "assistant_masks": masks}
 
 
 def tokenize_dataset(
-    table: datasets.Dataset, tokenizer: Any, *, num_proc: int | None = None
+    table: datasets.Dataset,
+    tokenizer: Any,
+    *,
+    num_proc: int | None = None,
+    all_tokens: bool = False,
 ) -> tuple[datasets.Dataset, TemplateInfo]:
     """Tokenize a ``messages`` dataset for SFT; see the module docstring for the masking rule."""
     info = analyze_template(tokenizer)
@@ -320,7 +343,7 @@ def tokenize_dataset(
         )
 
     def encode(row: dict[str, Any]) -> dict[str, Any]:
-        out = tokenize_conversation(row["messages"], tokenizer, info)
+        out = tokenize_conversation(row["messages"], tokenizer, info, all_tokens=all_tokens)
         out["num_tokens"] = len(out["input_ids"])
         return out
 

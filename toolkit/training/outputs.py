@@ -55,8 +55,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from toolkit.train.data import DataInfo, TemplateInfo
-    from toolkit.train.recipe import Recipe
+    from toolkit.training.data import DataInfo, TemplateInfo
+    from toolkit.training.recipe import Recipe
 
 log = logging.getLogger(__name__)
 
@@ -102,15 +102,19 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def previous_loss_curve(output_dir: Path) -> list[dict[str, Any]]:
-    """The loss curve of an earlier (interrupted) invocation, so a resumed summary is complete."""
-    path = Path(output_dir) / SUMMARY_FILE
-    if path.is_file():
-        try:
-            return list(json.loads(path.read_text()).get("loss_curve") or [])
-        except (OSError, ValueError):
-            return []
-    return []
+def loss_curve(log_history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Training-loss points from ``trainer.state.log_history`` (restored on resume, so a resumed
+    run's curve starts at step 1), one per step."""
+    curve: dict[int, dict[str, Any]] = {}
+    for entry in log_history:
+        if "loss" not in entry or "step" not in entry:
+            continue
+        point = {"step": int(entry["step"]), "loss": float(entry["loss"])}
+        for key in ("learning_rate", "epoch", "kl", "ce"):
+            if key in entry:
+                point[key] = float(entry[key])
+        curve[point["step"]] = point
+    return [curve[step] for step in sorted(curve)]
 
 
 def generation_defaults(recipe: Recipe, model: Any, tokenizer: Any, end_of_turn: str) -> Any:
@@ -143,42 +147,58 @@ def generation_defaults(recipe: Recipe, model: Any, tokenizer: Any, end_of_turn:
 
 
 def save_model(trainer: Any, recipe: Recipe, output_dir: Path) -> tuple[Any, bool]:
-    """Save the weights; LoRA adapters are merged unless ``peft.merge`` is false.
+    """Save the weights through ``trainer.save_model``, which gathers FSDP/ZeRO-3 shards.
 
-    QLoRA adapters cannot be merged into 4-bit weights in place: the base is reloaded in bf16 and
-    the adapter merged into it, which is what the merged model needs anyway.
+    Why not ``model.save_pretrained``: under FSDP or ZeRO-3 each process holds a shard and the
+    unwrapped module's parameters are empty placeholders, so a direct save writes empty weights.
+    ``trainer.save_model`` gathers the full state dict (FSDP ``FULL_STATE_DICT``, DeepSpeed's
+    16-bit gather) and writes it on the main process only.
+
+    LoRA adapters are merged unless ``peft.merge`` is false. On one process the merge happens in
+    memory; sharded (or QLoRA, whose 4-bit weights cannot take the merge) runs save the gathered
+    adapter first and the main process merges it into a freshly loaded base.
     """
-    model = trainer.model
-    unwrapped = (
-        trainer.accelerator.unwrap_model(model) if hasattr(trainer, "accelerator") else model
+    accelerator = trainer.accelerator
+    unwrapped = accelerator.unwrap_model(trainer.model)
+    is_peft = recipe.peft.method != "none" and hasattr(unwrapped, "merge_and_unload")
+    if not (is_peft and recipe.peft.merge):
+        trainer.save_model(str(output_dir))
+        return unwrapped, False
+    from accelerate.utils import DistributedType
+
+    sharded = accelerator.num_processes > 1 or accelerator.distributed_type in (
+        DistributedType.FSDP,
+        DistributedType.DEEPSPEED,
     )
-    merged = False
-    if (
-        recipe.peft.method != "none"
-        and recipe.peft.merge
-        and hasattr(unwrapped, "merge_and_unload")
-    ):
-        if recipe.peft.method == "qlora":
-            unwrapped = _merge_qlora(unwrapped, output_dir)
-        else:
-            unwrapped = unwrapped.merge_and_unload()
-        merged = True
-    trainer.accelerator.wait_for_everyone()
-    if trainer.accelerator.is_main_process:
-        unwrapped.save_pretrained(output_dir, safe_serialization=True)
-    return unwrapped, merged
+    if not sharded and recipe.peft.method == "lora":
+        merged = unwrapped.merge_and_unload()
+        if accelerator.is_main_process:
+            merged.save_pretrained(output_dir, safe_serialization=True)
+        return merged, True
+    adapter_dir = output_dir / "adapter"
+    trainer.save_model(str(adapter_dir))
+    accelerator.wait_for_everyone()
+    merged = unwrapped
+    if accelerator.is_main_process:
+        merged = _merge_saved_adapter(adapter_dir, trainer.processing_class, output_dir)
+    accelerator.wait_for_everyone()
+    return merged, True
 
 
-def _merge_qlora(peft_model: Any, output_dir: Path) -> Any:
+def _merge_saved_adapter(adapter_dir: Path, tokenizer: Any, output_dir: Path) -> Any:
+    """Base (bf16 on GPU, fp32 on CPU) + saved adapter → merged weights in ``output_dir``."""
     import torch
-    from peft import PeftModel
+    from peft import PeftConfig, PeftModel
     from transformers import AutoModelForCausalLM
 
-    adapter_dir = output_dir / "adapter"
-    peft_model.save_pretrained(adapter_dir)
-    base_name = peft_model.peft_config["default"].base_model_name_or_path
-    base = AutoModelForCausalLM.from_pretrained(base_name, dtype=torch.bfloat16)
-    return PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()
+    base_name = PeftConfig.from_pretrained(adapter_dir).base_model_name_or_path
+    dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
+    base = AutoModelForCausalLM.from_pretrained(base_name, dtype=dtype)
+    if base.get_input_embeddings().weight.shape[0] != len(tokenizer):
+        base.resize_token_embeddings(len(tokenizer), mean_resizing=False)  # added think tokens
+    merged = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()
+    merged.save_pretrained(output_dir, safe_serialization=True)
+    return merged
 
 
 def write_outputs(
@@ -195,7 +215,6 @@ def write_outputs(
     think_tokens_added: list[str],
     resumed_from: str | None,
     runtime_seconds: float,
-    earlier_loss_curve: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Write model, tokenizer, generation config, recipe and summary; return the summary."""
     import peft
@@ -204,21 +223,20 @@ def write_outputs(
     import trl
 
     import toolkit
-    from toolkit.train.data import template_info_dict
+    from toolkit.training.data import template_info_dict
 
     output_dir = Path(recipe.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     model, merged = save_model(trainer, recipe, output_dir)
-    tokenizer.save_pretrained(output_dir)
+    main = trainer.accelerator.is_main_process
     generation = generation_defaults(recipe, model, tokenizer, template.end_of_turn)
-    generation.save_pretrained(output_dir)
-    (output_dir / RECIPE_FILE).write_text(recipe.to_yaml(), encoding="utf-8")
+    if main:
+        tokenizer.save_pretrained(output_dir)
+        generation.save_pretrained(output_dir)
+        (output_dir / RECIPE_FILE).write_text(recipe.to_yaml(), encoding="utf-8")
 
     state = trainer.state
-    curve = list(earlier_loss_curve or [])
-    seen_steps = {point["step"] for point in callback.loss_curve}
-    curve = [p for p in curve if p["step"] not in seen_steps] + callback.loss_curve
-    curve.sort(key=lambda p: p["step"])
+    curve = loss_curve(state.log_history) or callback.loss_curve
     params = recipe.params
     world = max(1, int(getattr(trainer.args, "world_size", 1)))
     device = "cpu"
@@ -241,12 +259,14 @@ def write_outputs(
             "merged": merged,
         },
         "params": {
-            "learning_rate": params.lr,
-            "epochs": params.epochs,
+            "learning_rate": params.learning_rate,
+            "epochs": params.num_train_epochs,
             "max_steps": params.max_steps,
-            "batch_size": params.batch_size,
-            "gradient_accumulation": params.gradient_accumulation,
-            "effective_batch_size": params.batch_size * params.gradient_accumulation * world,
+            "batch_size": params.per_device_train_batch_size,
+            "gradient_accumulation": params.gradient_accumulation_steps,
+            "effective_batch_size": params.per_device_train_batch_size
+            * params.gradient_accumulation_steps
+            * world,
             "max_length": params.max_length,
             "packing": params.packing,
             "packing_strategy": params.packing_strategy if params.packing else None,
@@ -284,8 +304,25 @@ def write_outputs(
             "peft": peft.__version__,
         },
     }
-    if trainer.accelerator.is_main_process:
+    if main:
         (output_dir / SUMMARY_FILE).write_text(
             json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
+        write_card(output_dir, recipe.hub.repo_id)
+    trainer.accelerator.wait_for_everyone()
     return summary
+
+
+def write_card(output_dir: Path, repo_id: str | None = None) -> None:
+    """Our model card as ``README.md``, replacing the placeholder TRL writes with each checkpoint
+    ("fine-tuned version of [None]"), which would otherwise be pushed as the card. It carries the
+    training summary and recipe; ``toolkit card``/``toolkit publish`` add the evaluation later."""
+    from toolkit.cards.model_card import write_training_card
+
+    try:
+        write_training_card(output_dir, repo_id=repo_id)
+    except Exception as error:  # a card problem must not lose a finished training run
+        log.warning("could not write the model card: %s", error)
+        readme = output_dir / "README.md"
+        if readme.is_file() and "fine-tuned version of" in readme.read_text(encoding="utf-8"):
+            readme.unlink()

@@ -13,12 +13,16 @@ Loss per assistant token (prompt tokens never count, padding-free packing respec
 * ``T`` softens both distributions; ``T²`` keeps the gradient scale independent of ``T``;
 * ``logit_clip`` clamps both logit sets to ``[-c, c]`` before softening (guards against the
   huge-magnitude logits of some checkpoints that turn the softmax one-hot);
-* the teacher runs in bf16 (or 4-bit on GPU) under ``no_grad``: it only supplies targets.
+* the teacher runs in bf16 (or 4-bit: NF4 or HQQ) under ``no_grad``: it only supplies targets.
 
 Both models must share the tokenizer: position-wise KL compares vocabulary entries by index.
-``strategy: gkd`` hands the same recipe to TRL's on-policy ``GKDTrainer``
-(``trl.experimental.gkd``), which samples from the student and scores with the teacher
-(generalised JSD with ``beta``, on-policy fraction ``lmbda``).
+``strategy: gkd`` hands the same recipe to TRL's on-policy ``GKDTrainer`` (``trl.experimental.gkd``)
+through :mod:`toolkit.training.gkd`, which samples from the student and scores with the teacher
+(generalised JSD with ``beta``, on-policy fraction ``lmbda``) at the same temperature ``T``.
+
+The teacher can be loaded in 4-bit to fit next to the student: ``teacher_quantization: nf4``
+(bitsandbytes, CUDA) or ``hqq`` (half-quadratic quantization: no calibration data, CPU or GPU;
+the setup the re-distillation recipe reproduces). ``alpha: 1`` is the pure-KL objective.
 """
 
 from __future__ import annotations
@@ -26,11 +30,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from toolkit.train.recipe import RecipeError
+from toolkit.training.recipe import RecipeError
 
 if TYPE_CHECKING:
-    from toolkit.train.recipe import LoadedRecipe, Recipe
-    from toolkit.train.sft import TrainResult
+    from toolkit.training.recipe import LoadedRecipe, Recipe
+    from toolkit.training.sft import TrainResult
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +142,8 @@ def _trainer_class() -> type:
             teacher_model.eval()
             for parameter in teacher_model.parameters():
                 parameter.requires_grad_(False)
-            if not getattr(teacher_model, "is_loaded_in_4bit", False):
+            if not getattr(teacher_model, "is_quantized", False):
+                # Quantized teachers (NF4, HQQ) are placed when quantized and cannot be moved.
                 teacher_model = teacher_model.to(self.accelerator.device)
             self.teacher_model = teacher_model
 
@@ -182,14 +187,17 @@ def load_teacher(recipe: Recipe) -> tuple[Any, Any, str]:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from toolkit.train.data import resolve_model
-    from toolkit.train.sft import four_bit_config, load_tokenizer
+    from toolkit.training.data import resolve_model
+    from toolkit.training.sft import four_bit_config, hqq_quantize, load_tokenizer
 
     path = resolve_model(recipe.distill.teacher)
     dtype_name = recipe.distill.teacher_dtype
     kwargs: dict[str, Any] = {}
-    if recipe.distill.teacher_4bit:
+    quantization = recipe.distill.quantization
+    if quantization == "nf4":
         kwargs["quantization_config"] = four_bit_config()
+    elif quantization == "hqq":
+        kwargs["dtype"] = torch.bfloat16 if torch.cuda.is_available() else torch.float32
     elif dtype_name == "auto":
         kwargs["dtype"] = "auto"
     else:
@@ -199,12 +207,15 @@ def load_teacher(recipe: Recipe) -> tuple[Any, Any, str]:
             dtype = torch.float32
         kwargs["dtype"] = dtype
     teacher = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    if quantization == "hqq":
+        teacher = hqq_quantize(teacher, recipe.distill.hqq_bits, recipe.distill.hqq_group_size)
     return teacher, load_tokenizer(path), path
 
 
 def run_distill(loaded: LoadedRecipe) -> TrainResult:
     """Distil ``distill.teacher`` into ``base_model`` on the recipe's traces."""
-    from toolkit.train.sft import prepare, resume_checkpoint, run_training, sft_trainer_kwargs
+    from toolkit.training.checkpoints import resume_checkpoint
+    from toolkit.training.sft import prepare, run_training, sft_trainer_kwargs
 
     recipe = loaded.recipe
     prepared = prepare(recipe)
@@ -218,7 +229,7 @@ def run_distill(loaded: LoadedRecipe) -> TrainResult:
         added_tokens=prepared.think_tokens_added,
     )
     if prepared.think_tokens_added:
-        from toolkit.train.data import add_think_tokens
+        from toolkit.training.data import add_think_tokens
 
         add_think_tokens(teacher, teacher_tokenizer, init=recipe.params.think_token_init)
     vocab_size = check_vocabularies(
@@ -231,7 +242,9 @@ def run_distill(loaded: LoadedRecipe) -> TrainResult:
     new_ids = [prepared.tokenizer.convert_tokens_to_ids(t) for t in prepared.think_tokens_added]
     checkpoint = resume_checkpoint(recipe)
     if recipe.distill.strategy == "gkd":
-        trainer = _gkd_trainer(recipe, prepared, teacher, new_ids)
+        from toolkit.training.gkd import build_gkd_trainer
+
+        trainer = build_gkd_trainer(recipe, prepared, teacher, new_ids)
     else:
         trainer = _trainer_class()(
             **sft_trainer_kwargs(recipe, prepared, new_ids),
@@ -241,35 +254,3 @@ def run_distill(loaded: LoadedRecipe) -> TrainResult:
         )
     log.info("teacher %s loaded (%s)", teacher_path, next(teacher.parameters()).dtype)
     return run_training(loaded, prepared, trainer, checkpoint=checkpoint)
-
-
-def _gkd_trainer(recipe: Recipe, prepared: Any, teacher: Any, new_ids: list[int]) -> Any:
-    """TRL's on-policy GKD, fed the same ``messages`` traces (it tokenizes them itself)."""
-    from trl.experimental.gkd import GKDConfig, GKDTrainer
-
-    from toolkit.train.data import load_traces
-    from toolkit.train.sft import peft_config, sft_config
-
-    args = sft_config(
-        recipe,
-        bf16=prepared.bf16,
-        end_of_turn=prepared.template.end_of_turn,
-        tokenizer=prepared.tokenizer,
-        config_class=GKDConfig,
-    )
-    args.lmbda = recipe.distill.lmbda
-    args.beta = recipe.distill.beta
-    args.seq_kd = recipe.distill.seq_kd
-    args.temperature = recipe.distill.temperature
-    args.packing = False
-    args.padding_free = False
-    args.dataset_kwargs = {"skip_prepare_dataset": True}
-    table, _ = load_traces(recipe.data)
-    return GKDTrainer(
-        model=prepared.model,
-        teacher_model=teacher,
-        args=args,
-        train_dataset=table,
-        processing_class=prepared.tokenizer,
-        peft_config=peft_config(recipe, new_ids),
-    )

@@ -2,7 +2,7 @@
 
 What this adds on top of a plain ``SFTTrainer(model, dataset)`` call, each fixing a seed-recipe bug:
 
-* the data are tokenized by :mod:`toolkit.train.data`, so the loss covers exactly the assistant
+* the data are tokenized by :mod:`toolkit.training.data`, so the loss covers exactly the assistant
   turns *including* their end-of-turn token (models learn to stop), the reasoning survives
   templates that strip or prefill ``<think>``, and system/user tokens are -100;
 * the tokenizer's EOS becomes the template's end-of-turn token (``SFTConfig.eos_token``), and
@@ -18,16 +18,17 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from toolkit.train.recipe import RecipeError
+from toolkit.training.recipe import RecipeError
 
 if TYPE_CHECKING:
-    from toolkit.train.data import DataInfo, TemplateInfo
-    from toolkit.train.recipe import LoadedRecipe, Recipe
+    from toolkit.training.data import DataInfo, TemplateInfo
+    from toolkit.training.recipe import LoadedRecipe, Recipe
 
 log = logging.getLogger(__name__)
 
@@ -67,21 +68,12 @@ def resolve_report_to(choice: str) -> list[str]:
 
 
 def check_hardware(recipe: Recipe) -> None:
-    """Fail before loading anything when the recipe needs a GPU this machine lacks."""
-    import torch
+    """Fail before loading anything when the recipe needs a GPU or package this machine lacks."""
+    from toolkit.training.checks import check_packages
 
-    needs_4bit = recipe.peft.method == "qlora" or (
-        recipe.task == "distill" and recipe.distill.teacher_4bit
-    )
-    if needs_4bit and not torch.cuda.is_available():
-        what = "peft.method: qlora" if recipe.peft.method == "qlora" else "distill.teacher_4bit"
-        raise RecipeError(
-            f"{what} loads weights in 4-bit with bitsandbytes, which needs a CUDA GPU; this machine "
-            "has none. Use peft.method: lora (or distill.teacher_4bit: false) on CPU, or run it "
-            "remotely: toolkit train RECIPE --remote hf-jobs --flavor a100-large"
-        )
-    if needs_4bit and importlib.util.find_spec("bitsandbytes") is None:
-        raise RecipeError("4-bit loading needs bitsandbytes: pip install bitsandbytes")
+    findings = check_packages(recipe)
+    if findings:
+        raise findings[0].error()
 
 
 def four_bit_config() -> Any:
@@ -96,16 +88,51 @@ def four_bit_config() -> Any:
     )
 
 
-def load_model(path: str, recipe: Recipe, *, bf16: bool) -> Any:
-    import torch
-    from transformers import AutoModelForCausalLM
+def hqq_quantize(model: Any, bits: int, group_size: int) -> Any:
+    """Quantize a loaded model's linear layers in place with HQQ (half-quadratic quantization).
 
-    kwargs: dict[str, Any] = {"dtype": torch.bfloat16 if bf16 else torch.float32}
+    HQQ needs no calibration data and takes seconds, which is why the re-distillation setup
+    quantizes its 7B teacher with it. Done with hqq's own ``AutoHQQHFModel`` because
+    transformers 5.24 refuses ``HqqConfig`` at load time ("QuantizationMethod.HQQ is not
+    available yet", measured); the algorithm and the layers (``HQQLinear``) are the same. Works on
+    CPU too (the tests use it), on the GPU when there is one.
+    """
+    import torch
+    from hqq.core.quantize import BaseQuantizeConfig
+    from hqq.models.hf.base import AutoHQQHFModel
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = torch.bfloat16 if device == "cuda" else torch.float32
+    AutoHQQHFModel.quantize_model(
+        model,
+        quant_config=BaseQuantizeConfig(nbits=bits, group_size=group_size),
+        compute_dtype=dtype,
+        device=device,
+    )
+    model.is_quantized = True  # placed by the quantizer: never moved again
+    return model
+
+
+def load_model(path: str, recipe: Recipe, *, bf16: bool) -> Any:
+    """The student: dtype, attention, 4-bit for QLoRA and RoPE scaling as the recipe asks."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from toolkit.training.checks import rope_parameters
+
+    kwargs: dict[str, Any] = dict(recipe.params.extra.get("model_init_kwargs") or {})
+    kwargs["dtype"] = torch.bfloat16 if bf16 else torch.float32
     if recipe.params.attn_implementation:
         kwargs["attn_implementation"] = recipe.params.attn_implementation
     if recipe.peft.method == "qlora":
         kwargs["quantization_config"] = four_bit_config()
         kwargs["dtype"] = torch.bfloat16
+    config = AutoConfig.from_pretrained(path)
+    scaled = rope_parameters(recipe, config)
+    if scaled is not None:
+        config.rope_parameters = scaled
+        config.max_position_embeddings = recipe.params.max_length
+        kwargs["config"] = config
     model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     if recipe.peft.method == "qlora":
         from peft import prepare_model_for_kbit_training
@@ -154,54 +181,60 @@ def peft_config(recipe: Recipe, new_token_ids: list[int]) -> Any:
 def sft_config(
     recipe: Recipe, *, bf16: bool, end_of_turn: str, tokenizer: Any, config_class: Any = None
 ) -> Any:
-    """Map the recipe onto TRL's ``SFTConfig`` (or a subclass such as ``GKDConfig``)."""
+    """The recipe's ``params`` as TRL's ``SFTConfig`` (or a subclass such as ``GKDConfig``).
+
+    Field names are TRL's own, so this is a pass-through plus what the toolkit decides itself:
+    the output directory, bf16 and the tracker resolved for this machine, EOS = the template's
+    end-of-turn token, and ``assistant_only_loss`` left to the toolkit's masks (TRL's needs
+    ``{% generation %}`` markers that stock templates lack; see :mod:`toolkit.training.data`).
+    """
     if config_class is None:
         from trl import SFTConfig as config_class
 
     params = recipe.params
     padding_free = params.padding_free or (params.packing and params.packing_strategy != "wrapped")
-    kwargs: dict[str, Any] = {
-        "output_dir": recipe.output_dir,
-        "learning_rate": params.lr,
-        "num_train_epochs": params.epochs,
-        "max_steps": params.max_steps,
-        "per_device_train_batch_size": params.batch_size,
-        "gradient_accumulation_steps": params.gradient_accumulation,
-        # Without packing, padding-free cannot enforce max_length: we truncate while tokenizing.
-        "max_length": params.max_length if params.packing or not padding_free else None,
-        "packing": params.packing,
-        "packing_strategy": params.packing_strategy,
-        "padding_free": padding_free,
-        "lr_scheduler_type": params.scheduler,
-        "warmup_steps": params.warmup_ratio,
-        "weight_decay": params.weight_decay,
-        "max_grad_norm": params.max_grad_norm,
-        "optim": params.optim,
-        # transformers 5 renamed gradient_checkpointing; TRL still reads the old name (mirrored).
-        "gradient_checkpointing": params.gradient_checkpointing,
-        "activation_checkpointing": params.gradient_checkpointing,
-        "bf16": bf16,
-        "fp16": False,
-        "seed": params.seed,
-        "logging_steps": params.logging_steps,
-        "save_strategy": "steps",
-        "save_steps": params.save_steps,
-        "save_total_limit": params.save_total_limit,
-        "report_to": resolve_report_to(params.report_to),
-        "dataloader_num_workers": params.dataloader_num_workers,
-        "dataset_num_proc": params.dataset_num_proc,
-        "remove_unused_columns": True,
-        "push_to_hub": False,
-    }
-    if recipe.data.eval_fraction > 0:
+    own = {"resume", "overwrite", "think_tokens", "think_token_init", "attn_implementation",
+           "rope_scaling", "cpu_threads", "assistant_only_loss", "report_to", "bf16"}  # fmt: skip
+    kwargs = {k: v for k, v in params.to_dict().items() if k not in own}
+    kwargs.pop("model_init_kwargs", None)  # used when loading the model ourselves
+    kwargs.update(
+        {
+            "output_dir": recipe.output_dir,
+            # Without packing, padding-free cannot enforce max_length: we truncate while tokenizing.
+            "max_length": params.max_length if params.packing or not padding_free else None,
+            "padding_free": padding_free,
+            "assistant_only_loss": False,
+            "bf16": bf16,
+            "report_to": resolve_report_to(params.report_to),
+            "push_to_hub": False,
+            "remove_unused_columns": kwargs.get("remove_unused_columns", True),
+        }
+    )
+    kwargs.setdefault("save_strategy", "steps")
+    kwargs.setdefault("fp16", False)
+    if params.gradient_checkpointing:
+        # transformers 5 renamed it; TRL still reads the old name (both set, mirrored).
+        kwargs["activation_checkpointing"] = True
+        kwargs.setdefault("gradient_checkpointing_kwargs", {"use_reentrant": False})
+        kwargs.setdefault("activation_checkpointing_kwargs", {"use_reentrant": False})
+    if recipe.data.eval_fraction > 0 and "eval_strategy" not in params.extra:
         kwargs["eval_strategy"] = "steps"
         kwargs["eval_steps"] = params.save_steps
-    if end_of_turn in tokenizer.get_vocab():
+    if end_of_turn in tokenizer.get_vocab() and not params.extra.get("eos_token"):
         kwargs["eos_token"] = end_of_turn
-    if params.gradient_checkpointing:
-        kwargs["gradient_checkpointing_kwargs"] = {"use_reentrant": False}
-        kwargs["activation_checkpointing_kwargs"] = {"use_reentrant": False}
     return config_class(**kwargs)
+
+
+def cpu_threads(recipe: Recipe) -> int:
+    """Torch threads for a CPU run: the recipe's, else one per two cores (at least one).
+
+    Measured on a shared 2-core box (benchmarks/train.py, notes of issue 16): one thread beat two,
+    because the second core is busy with the data pipeline and other work; on a many-core
+    machine half the cores keeps that headroom.
+    """
+    if recipe.params.cpu_threads:
+        return recipe.params.cpu_threads
+    return max(1, (os.cpu_count() or 2) // 2)
 
 
 @dataclass
@@ -222,15 +255,14 @@ class Prepared:
 
 def prepare(recipe: Recipe) -> Prepared:
     """Load traces, tokenizer and model; tokenize with assistant-only masks."""
-    from toolkit.train.data import add_think_tokens, load_traces, resolve_model, tokenize_dataset
+    import torch
+
+    from toolkit.training.data import add_think_tokens, load_traces, resolve_model, tokenize_dataset
 
     check_hardware(recipe)
     bf16 = use_bf16(recipe)
-    if recipe.params.cpu_threads:
-        import torch
-
-        if not torch.cuda.is_available():
-            torch.set_num_threads(recipe.params.cpu_threads)
+    if not torch.cuda.is_available():
+        torch.set_num_threads(cpu_threads(recipe))
     model_path = resolve_model(recipe.base_model)
     table, data_info = load_traces(recipe.data)
     tokenizer = load_tokenizer(model_path)
@@ -239,7 +271,10 @@ def prepare(recipe: Recipe) -> Prepared:
     if recipe.params.think_tokens:
         added = add_think_tokens(model, tokenizer, init=recipe.params.think_token_init)
     tokenized, template = tokenize_dataset(
-        table, tokenizer, num_proc=recipe.params.dataset_num_proc
+        table,
+        tokenizer,
+        num_proc=recipe.params.dataset_num_proc,
+        all_tokens=not recipe.params.assistant_only_loss,
     )
     max_length = recipe.params.max_length
 
@@ -255,8 +290,12 @@ def prepare(recipe: Recipe) -> Prepared:
         tokenized = tokenized.map(truncate, desc="Truncating")
     tokenized = tokenized.filter(lambda row: any(row["assistant_masks"]), desc="Dropping empty")
     if len(tokenized) == 0:
-        raise ValueError(
-            f"no training tokens left: every assistant turn lies beyond params.max_length={max_length}"
+        from toolkit.errors import DataError
+
+        raise DataError(
+            f"no training tokens left: every assistant turn lies beyond params.max_length={max_length}",
+            path=recipe.data.path,
+            hint="raise params.max_length or drop the longest traces",
         )
     target_tokens = sum(sum(m) for m in tokenized["assistant_masks"])
     tokenized = tokenized.remove_columns([c for c in tokenized.column_names if c == "num_tokens"])
@@ -280,26 +319,21 @@ def prepare(recipe: Recipe) -> Prepared:
     )
 
 
-def last_checkpoint(recipe: Recipe) -> str | None:
-    from transformers.trainer_utils import get_last_checkpoint
-
-    output_dir = Path(recipe.output_dir)
-    if not output_dir.is_dir():
-        return None
-    return get_last_checkpoint(str(output_dir))
-
-
 def run_training(
     loaded: LoadedRecipe, prepared: Prepared, trainer: Any, *, checkpoint: str | None
 ) -> TrainResult:
-    """Train (resuming when asked), then write every output; shared by SFT and distillation."""
-    from toolkit.train.data import model_label
-    from toolkit.train.outputs import make_summary_callback, previous_loss_curve, write_outputs
+    """Train (resuming when asked), then write every output; shared by SFT and distillation.
+
+    The loss curve comes from ``trainer.state.log_history``, which a resumed trainer restores from
+    the checkpoint: so the summary holds every step since the first run, even when that run was
+    killed before it could write a summary (issue 15).
+    """
+    from toolkit.training.data import model_label
+    from toolkit.training.outputs import make_summary_callback, write_outputs
 
     recipe = loaded.recipe
     callback = make_summary_callback()
     trainer.add_callback(callback)
-    earlier = previous_loss_curve(Path(recipe.output_dir)) if checkpoint else []
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=checkpoint)
     runtime = time.perf_counter() - started
@@ -317,9 +351,8 @@ def run_training(
         think_tokens_added=prepared.think_tokens_added,
         resumed_from=checkpoint,
         runtime_seconds=runtime,
-        earlier_loss_curve=earlier,
     )
-    if recipe.hub.push:
+    if recipe.hub.push and trainer.accelerator.is_main_process:
         push_to_hub(recipe)
     log.info(
         "trained %d steps in %.1fs (final loss %s) → %s",
@@ -350,19 +383,6 @@ def sft_trainer_kwargs(recipe: Recipe, prepared: Prepared, new_ids: list[int]) -
     }
 
 
-def resume_checkpoint(recipe: Recipe) -> str | None:
-    if not recipe.params.resume:
-        return None
-    checkpoint = last_checkpoint(recipe)
-    if checkpoint is None:
-        log.warning(
-            "params.resume is set but %s has no checkpoint: starting fresh", recipe.output_dir
-        )
-    else:
-        log.info("resuming from %s", checkpoint)
-    return checkpoint
-
-
 def push_to_hub(recipe: Recipe) -> None:
     """Upload the output directory (checkpoints excluded) to ``hub.repo_id``."""
     from huggingface_hub import HfApi
@@ -383,6 +403,8 @@ def push_to_hub(recipe: Recipe) -> None:
 def run_sft(loaded: LoadedRecipe) -> TrainResult:
     """Fine-tune ``base_model`` on the recipe's traces; see the module docstring."""
     from trl import SFTTrainer
+
+    from toolkit.training.checkpoints import resume_checkpoint
 
     recipe = loaded.recipe
     prepared = prepare(recipe)
