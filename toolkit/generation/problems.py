@@ -174,9 +174,7 @@ def load_problems(
             problem.row = dict(zip(names, by_index[problem.index], strict=True))
             if columns.gold is not None:
                 problem.gold = _gold_text(problem.row.get(columns.gold))
-        odd = [
-            p.index for p in problems if p.gold is None and p.row.get(columns.gold) is not None
-        ]
+        odd = [p.index for p in problems if p.gold is None and p.row.get(columns.gold) is not None]
         if odd:
             log.warning(
                 "%d gold answer(s) in column %r are not text or numbers (e.g. row %d): stored "
