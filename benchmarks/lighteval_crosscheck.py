@@ -17,7 +17,7 @@ own metric code there:
 * every completion first goes through lighteval's pipeline post-processing,
   ``remove_reasoning_tags(text, [("<think>", "</think>")])`` (its default).
 
-The toolkit side is the real evaluation path: :func:`toolkit.evaluation.runner.score_completions`
+The toolkit side is the real evaluation path: :func:`toolkit.evaluation.scoring.score_completions`
 (split → :mod:`toolkit.answers` extraction → grading in the worker pool).
 
 The completions (``tests/fixtures/answers/crosscheck_completions.jsonl``, committed, >= 500 rows)
@@ -125,7 +125,7 @@ def lighteval_scores(python: Path, rows: list[dict]) -> dict[str, dict]:
 
 def toolkit_scores(rows: list[dict]) -> dict[str, dict]:
     from toolkit.backends import Completion
-    from toolkit.evaluation.runner import grade_samples, score_completions
+    from toolkit.evaluation.scoring import grade_samples, score_completions
     from toolkit.evaluation.tasks import BenchmarkSource
 
     samples, kinds = [], []

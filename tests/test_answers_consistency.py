@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from toolkit.backends import Completion
-from toolkit.evaluation.runner import score_completions
+from toolkit.evaluation.scoring import score_completions
 from toolkit.evaluation.tasks import BenchmarkSource
 from toolkit.schema import TraceRecord, records_to_dataset
 from toolkit.thinking import split_thinking

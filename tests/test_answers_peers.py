@@ -100,7 +100,7 @@ def test_crosscheck_completions_are_self_contained_and_cover_the_styles():
     """The fixture ``benchmarks/lighteval_crosscheck.py`` scores both ways: >= 500 R1-style
     completions from real rows, every style the issue names, both golds on every row."""
     from toolkit.backends import Completion
-    from toolkit.evaluation.runner import score_completions
+    from toolkit.evaluation.scoring import score_completions
     from toolkit.evaluation.tasks import BenchmarkSource
 
     lines = (FOLDER / "crosscheck_completions.jsonl").read_text(encoding="utf-8").splitlines()

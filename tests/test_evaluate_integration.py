@@ -11,9 +11,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from toolkit.cards.model_card import model_index_values, validate_model_card, write_model_card
+from toolkit.cards.model_index import model_index_values, validate_model_card
 from toolkit.evaluation import evaluate
 from toolkit.evaluation.results import DETAIL_COLUMNS, load_results
+from toolkit.publishing import write_model_card
 
 TASKS = ["gsm8k", "math500", "aime24", "aime25", "gpqa_diamond"]
 MAX_NEW_TOKENS = 12

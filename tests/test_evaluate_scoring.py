@@ -10,7 +10,7 @@ import json
 import pytest
 
 from toolkit.backends import Completion
-from toolkit.evaluation.runner import score_completions, task_metrics
+from toolkit.evaluation.scoring import score_completions, task_metrics
 from toolkit.evaluation.tasks import get_benchmark
 
 

@@ -12,16 +12,16 @@ from huggingface_hub.repocard_data import model_index_to_eval_results
 from typer.testing import CliRunner
 
 from tests.helpers.evaluate import ScriptedBackend, gold_script
-from toolkit.cards.model_card import (
-    build_model_card,
+from toolkit.cards.model_card import build_model_card
+from toolkit.cards.model_index import (
     expected_model_index_values,
     model_index_values,
     validate_model_card,
-    write_model_card,
 )
 from toolkit.cli import app
 from toolkit.evaluation import evaluate
 from toolkit.evaluation.tasks import get_benchmark
+from toolkit.publishing import write_model_card
 
 TRAINING_SUMMARY = {
     "schema_version": "1",

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from tests.helpers.evaluate import ScriptedBackend, gold_script
 from tests.helpers.hub import serve_fake_hub
-from toolkit.cards.model_card import validate_model_card
+from toolkit.cards.model_index import validate_model_card
 from toolkit.cli import app
 from toolkit.evaluation import evaluate
 from toolkit.evaluation.tasks import get_benchmark

@@ -21,7 +21,10 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from huggingface_hub import ModelCard
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +92,70 @@ def _stage(model_dir: Path, files: list[Path], staging: Path) -> None:
             shutil.copy2(path, target)
 
 
+@dataclass
+class CardFiles:
+    """What :func:`write_model_card` wrote."""
+
+    readme: Path
+    plot: Path | None
+    card: ModelCard
+
+
+def write_model_card(
+    model_dir: str | os.PathLike[str],
+    results: str | os.PathLike[str] | dict[str, Any],
+    *,
+    base_results: str | os.PathLike[str] | dict[str, Any] | None = None,
+    output_dir: str | os.PathLike[str] | None = None,
+    plot: bool = True,
+    **card_options: Any,
+) -> CardFiles:
+    """Write ``README.md`` (and ``eval_plot.png``) for ``model_dir`` into ``output_dir`` (default:
+    the model directory itself, so that publishing the folder publishes the card), validated
+    against the results file before anything is written."""
+    from toolkit.cards.model_card import PLOT_FILE, README, build_model_card, read_training_summary
+    from toolkit.cards.model_index import validate_model_card
+    from toolkit.cards.model_plots import plot_evaluation
+    from toolkit.evaluation.results import load_details, load_results
+
+    folder = Path(model_dir)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: model directory not found")
+    results_data = results if isinstance(results, dict) else load_results(results)
+    base_data = (
+        None
+        if base_results is None
+        else base_results
+        if isinstance(base_results, dict)
+        else load_results(base_results)
+    )
+    out = Path(output_dir) if output_dir is not None else folder
+    out.mkdir(parents=True, exist_ok=True)
+    plot_path: Path | None = None
+    if plot:
+        details = load_details(results_data["_path"]) if "_path" in results_data else None
+        training = read_training_summary(folder)
+        plot_path = plot_evaluation(
+            out / PLOT_FILE,
+            results_data,
+            base_results=base_data,
+            details=details,
+            loss_curve=(training or {}).get("loss_curve"),
+        )
+    card = build_model_card(
+        folder,
+        results_data,
+        base_results=base_data,
+        plot_file=plot_path.name if plot_path else None,
+        **card_options,
+    )
+    validate_model_card(card, results_data)
+    readme = out / README
+    card.save(readme)
+    log.info("wrote %s%s", readme, f" and {plot_path}" if plot_path else "")
+    return CardFiles(readme=readme, plot=plot_path, card=card)
+
+
 def publish(
     model_dir: str | os.PathLike[str],
     repo_id: str,
@@ -107,7 +174,6 @@ def publish(
     Without ``results`` the directory must already hold a ``README.md`` (a card written earlier
     by ``toolkit card``); a model is not published without its evaluation by accident.
     """
-    from toolkit.cards.model_card import write_model_card
     from toolkit.evaluation.results import load_results
 
     folder = Path(model_dir)

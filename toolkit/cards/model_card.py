@@ -5,7 +5,7 @@ The card is rendered from the packaged ``toolkit/cards/templates/model_card.md.j
 with ``eval_results`` → ``model-index`` (one entry per task and metric, values in percent), plus
 ``base_model``, ``datasets``, ``license``, ``library_name: transformers``, ``tags`` and
 ``pipeline_tag: text-generation``. The numbers are never typed by hand: they come from
-``results.json`` (see :mod:`toolkit.evaluation.results`), and :func:`validate_model_card` parses the
+``results.json``, and :func:`toolkit.cards.model_index.validate_model_card` parses the
 written card back and checks that every ``model-index`` value equals the results file.
 
 The body carries the protocol (sampling, ``max_new_tokens``, n, each task's prompt and extraction,
@@ -19,15 +19,15 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkit.cards import find_template
+from toolkit.cards.model_index import eval_results_from
+from toolkit.cards.model_index import hub_id as _hub_id
 
 if TYPE_CHECKING:
-    from huggingface_hub import EvalResult, ModelCard
+    from huggingface_hub import ModelCard
 
 log = logging.getLogger(__name__)
 
@@ -35,22 +35,11 @@ README = "README.md"
 PLOT_FILE = "eval_plot.png"
 TEMPLATE_ENV = "TOOLKIT_MODEL_CARD_TEMPLATE"
 DEFAULT_TAGS = ["reasoning", "distillation", "chain-of-thought", "r1-distill-toolkit"]
-#: ``model-index`` values are percentages rounded to this many decimals.
-VALUE_DECIMALS = 2
 
 
 def template_path() -> Path:
     """The card template: ``$TOOLKIT_MODEL_CARD_TEMPLATE``, else the packaged one."""
     return find_template("model_card.md.j2", TEMPLATE_ENV)
-
-
-@dataclass
-class CardFiles:
-    """What :func:`write_model_card` wrote."""
-
-    readme: Path
-    plot: Path | None
-    card: ModelCard
 
 
 # --------------------------------------------------------------------------------------------
@@ -68,21 +57,6 @@ def read_training_summary(model_dir: str | os.PathLike[str]) -> dict[str, Any] |
         raise ValueError(f"{path}: not valid JSON ({error})") from error
 
 
-def _hub_id(value: Any) -> str | None:
-    """``value`` when it looks like a Hub repo id (``org/name``), not a local path."""
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    if (
-        re.fullmatch(r"[\w.-]+/[\w.-]+", text)
-        and not Path(text).is_absolute()
-        and not text.startswith(".")
-        and not Path(text).exists()
-    ):
-        return text
-    return None
-
-
 def infer_base_model(model_dir: Path, training: dict[str, Any] | None) -> str | None:
     """The base model's Hub id: from the training summary, else the checkpoint's config."""
     if training and _hub_id(training.get("base_model")):
@@ -92,137 +66,6 @@ def infer_base_model(model_dir: Path, training: dict[str, Any] | None) -> str | 
         name = json.loads(config.read_text(encoding="utf-8")).get("_name_or_path")
         return _hub_id(name)
     return None
-
-
-# --------------------------------------------------------------------------------------------
-# Eval results <-> model-index
-
-
-def _percent(value: float) -> float:
-    return round(100.0 * float(value), VALUE_DECIMALS)
-
-
-def eval_key(
-    dataset_type: str, dataset_config: str | None, metric_type: str
-) -> tuple[str, str, str]:
-    """How a (task, metric) pair is identified in ``model-index``."""
-    return (dataset_type, dataset_config or "", metric_type)
-
-
-def _dataset_type(task: str, entry: dict[str, Any]) -> str:
-    return _hub_id(entry.get("hub_id")) or task
-
-
-def eval_results_from(results: dict[str, Any], model_name: str) -> list[EvalResult]:
-    """One :class:`huggingface_hub.EvalResult` per task and metric of a results.json."""
-    from huggingface_hub import EvalResult
-
-    protocol = results["protocol"]
-    out = []
-    for task, entry in results["tasks"].items():
-        dataset = entry.get("dataset") or {}
-        for metric, score in entry["metrics"].items():
-            out.append(
-                EvalResult(
-                    task_type="text-generation",
-                    task_name="Text Generation",
-                    dataset_type=_dataset_type(task, entry),
-                    dataset_name=entry.get("pretty_name") or task,
-                    dataset_config=entry.get("config"),
-                    dataset_split=entry.get("split"),
-                    dataset_revision=dataset.get("revision"),
-                    metric_type=metric,
-                    metric_name=f"{metric} (n={entry['n']}, %)",
-                    metric_value=_percent(score["value"]),
-                    metric_args={
-                        "n": entry["n"],
-                        "temperature": 0.0
-                        if protocol.get("greedy")
-                        else protocol.get("temperature"),
-                        "top_p": 1.0 if protocol.get("greedy") else protocol.get("top_p"),
-                        "max_new_tokens": protocol.get("max_new_tokens"),
-                        "num_problems": entry["num_problems"],
-                    },
-                )
-            )
-    return out
-
-
-def expected_model_index_values(results: dict[str, Any]) -> dict[tuple[str, str, str], float]:
-    """The values a card built from ``results`` must carry, keyed by :func:`eval_key`."""
-    return {
-        eval_key(_dataset_type(task, entry), entry.get("config"), metric): _percent(score["value"])
-        for task, entry in results["tasks"].items()
-        for metric, score in entry["metrics"].items()
-    }
-
-
-def model_index_values(card: ModelCard | str) -> dict[tuple[str, str, str], float]:
-    """Parse a card's ``model-index`` back (with huggingface_hub's own parser) into
-    ``{(dataset_type, config, metric_type): value}``."""
-    from huggingface_hub import ModelCard
-    from huggingface_hub.repocard_data import model_index_to_eval_results
-
-    parsed = ModelCard(card) if isinstance(card, str) else ModelCard(str(card))
-    model_index = parsed.data.to_dict().get("model-index")
-    if not model_index:
-        raise ValueError("the card has no model-index")
-    _, eval_results = model_index_to_eval_results(model_index)
-    return {
-        eval_key(r.dataset_type, r.dataset_config, r.metric_type): float(r.metric_value)
-        for r in eval_results
-    }
-
-
-def validate_model_card(
-    card: ModelCard | str,
-    results: dict[str, Any] | None = None,
-    *,
-    remote: bool = False,
-) -> None:
-    """Check a card the way the Hub would, and that its numbers are the results file's.
-
-    * the YAML header parses into :class:`ModelCardData` (``model-index`` included: an invalid
-      one raises inside huggingface_hub), with ``license``, ``library_name``, ``pipeline_tag``;
-    * every ``model-index`` entry has a numeric value;
-    * with ``results``, the ``model-index`` values equal the results file's, one for one;
-    * with ``remote=True``, the Hub's own ``/api/validate-yaml`` endpoint (needs the Hub).
-
-    Raises ``ValueError`` listing every problem found.
-    """
-    from huggingface_hub import ModelCard
-
-    text = card if isinstance(card, str) else str(card)
-    problems: list[str] = []
-    try:
-        parsed = ModelCard(text)
-    except ValueError as error:
-        raise ValueError(f"invalid model card metadata: {error}") from error
-    data = parsed.data
-    for key in ("license", "library_name", "pipeline_tag"):
-        if not data.get(key):
-            problems.append(f"metadata field {key!r} is missing")
-    try:
-        values = model_index_values(text)
-    except (ValueError, KeyError, TypeError) as error:
-        problems.append(f"model-index: {error}")
-        values = {}
-    for key, value in values.items():
-        if not isinstance(value, int | float):
-            problems.append(f"model-index {key}: value {value!r} is not a number")
-    if results is not None and values:
-        expected = expected_model_index_values(results)
-        for key in sorted(set(expected) | set(values)):
-            if key not in values:
-                problems.append(f"model-index lacks {key} from the results file")
-            elif key not in expected:
-                problems.append(f"model-index has {key}, which is not in the results file")
-            elif abs(values[key] - expected[key]) > 10**-VALUE_DECIMALS / 2:
-                problems.append(f"model-index {key} = {values[key]}, results say {expected[key]}")
-    if problems:
-        raise ValueError("model card is invalid: " + "; ".join(problems))
-    if remote:
-        parsed.validate(repo_type="model")
 
 
 # --------------------------------------------------------------------------------------------
@@ -530,63 +373,10 @@ def build_model_card(
     return card
 
 
-def write_model_card(
-    model_dir: str | os.PathLike[str],
-    results: str | os.PathLike[str] | dict[str, Any],
-    *,
-    base_results: str | os.PathLike[str] | dict[str, Any] | None = None,
-    output_dir: str | os.PathLike[str] | None = None,
-    plot: bool = True,
-    **card_options: Any,
-) -> CardFiles:
-    """Write ``README.md`` (and ``eval_plot.png``) for ``model_dir`` into ``output_dir`` (default:
-    the model directory itself, so that publishing the folder publishes the card), validated
-    against the results file before anything is written."""
-    from toolkit.cards.model_plots import plot_evaluation
-    from toolkit.evaluation.results import load_details, load_results
-
-    folder = Path(model_dir)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: model directory not found")
-    results_data = results if isinstance(results, dict) else load_results(results)
-    base_data = (
-        None
-        if base_results is None
-        else base_results
-        if isinstance(base_results, dict)
-        else load_results(base_results)
-    )
-    out = Path(output_dir) if output_dir is not None else folder
-    out.mkdir(parents=True, exist_ok=True)
-    plot_path: Path | None = None
-    if plot:
-        details = load_details(results_data["_path"]) if "_path" in results_data else None
-        training = read_training_summary(folder)
-        plot_path = plot_evaluation(
-            out / PLOT_FILE,
-            results_data,
-            base_results=base_data,
-            details=details,
-            loss_curve=(training or {}).get("loss_curve"),
-        )
-    card = build_model_card(
-        folder,
-        results_data,
-        base_results=base_data,
-        plot_file=plot_path.name if plot_path else None,
-        **card_options,
-    )
-    validate_model_card(card, results_data)
-    readme = out / README
-    card.save(readme)
-    log.info("wrote %s%s", readme, f" and {plot_path}" if plot_path else "")
-    return CardFiles(readme=readme, plot=plot_path, card=card)
-
-
 def write_training_card(model_dir: str | os.PathLike[str], *, repo_id: str | None = None) -> Path:
     """``README.md`` for a model directory that ``toolkit train`` just wrote: the training summary
     and recipe, and no evaluation yet. It replaces the placeholder card TRL writes (issue 13);
-    :func:`write_model_card` replaces it in turn once there are results."""
+    :func:`toolkit.publishing.write_model_card` replaces it in turn once there are results."""
     folder = Path(model_dir)
     card = build_model_card(folder, {"protocol": {}, "tasks": {}}, repo_id=repo_id, plot_file=None)
     card.data.eval_results = None  # no empty model-index before there are results

@@ -127,7 +127,7 @@ def card_command(
     ),
 ) -> None:
     """Write README.md (model card with a validated model-index eval table) and eval_plot.png."""
-    from toolkit.cards.model_card import write_model_card
+    from toolkit.publishing import write_model_card
 
     written = write_model_card(
         model_dir,

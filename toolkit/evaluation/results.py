@@ -23,7 +23,7 @@ from toolkit.errors import DataError, MissingError
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from toolkit.evaluation.runner import ScoredSample
+    from toolkit.evaluation.scoring import ScoredSample
 
 RESULTS_FILE = "results.json"
 DETAILS_FILE = "details.parquet"

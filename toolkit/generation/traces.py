@@ -124,6 +124,9 @@ async def agenerate(
         "model": model.model,
         "params": params.as_dict(),
         "template": template.id,
+        # the exact prompt text, for the dataset card (a template id alone is not reproducible)
+        "prompt": template.user,
+        "system_prompt": template.system,
         "source": f"generate:{model.model}",
     }
     lines, summary = await run_durable(
@@ -216,6 +219,8 @@ def _record(line: dict[str, Any], run_meta: dict[str, Any] | None) -> dict[str, 
         "model": meta.get("model"),
         "params": meta.get("params"),
         "template": meta.get("template"),
+        "prompt": meta.get("prompt"),
+        "system_prompt": meta.get("system_prompt"),
         "sample_index": line["sample"],
         "problem_index": line["problem_index"],
         "problem_key": line["problem_key"],
