@@ -180,7 +180,9 @@ def test_card_without_training_summary(evaluated, tiny_model_dir, tmp_path):
     _, model, _ = evaluated
     plain = tmp_path / "plain"
     shutil.copytree(tiny_model_dir, plain)
-    written = write_model_card(plain, model.results_path, output_dir=tmp_path / "card", plot=False)
+    written = write_model_card(
+        plain, model.results_path, output_dir=tmp_path / "card", plot=False, license="apache-2.0"
+    )
     assert written.plot is None and written.readme.parent == tmp_path / "card"
     text = written.readme.read_text()
     assert "No `training_summary.json` was found" in text

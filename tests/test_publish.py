@@ -53,7 +53,9 @@ def model_dir(tiny_model_dir, tmp_path):
 
 
 def test_publish_to_local_store_with_versions_and_pr(model_dir, results_file):
-    first = publish(model_dir, "me/student-r1", results=results_file, version="1.0.0")
+    first = publish(
+        model_dir, "me/student-r1", results=results_file, version="1.0.0", license="apache-2.0"
+    )
     assert (first.push.target, first.push.created, first.version) == ("local", True, "1.0.0")
     assert first.readme == model_dir / "README.md" and first.plot == model_dir / "eval_plot.png"
     assert "optimizer.pt" not in first.files and not any("checkpoint-" in f for f in first.files)
@@ -70,15 +72,18 @@ def test_publish_to_local_store_with_versions_and_pr(model_dir, results_file):
     assert results["tasks"]["aime25"]["metrics"]["pass@1"]["value"] == 0.5
     validate_model_card((tree / "README.md").read_text(), results)
 
-    again = publish(model_dir, "me/student-r1", results=results_file)
+    again = publish(model_dir, "me/student-r1", results=results_file, license="apache-2.0")
     assert (again.push.created, again.version) == (False, "1.0.0")
 
     (model_dir / "generation_config.json").write_text('{"temperature": 0.6}')
-    pr = publish(model_dir, "me/student-r1", results=results_file, version="1.1.0", create_pr=True)
+    pr = publish(
+        model_dir, "me/student-r1", results=results_file, version="1.1.0", create_pr=True,
+        license="apache-2.0",
+    )  # fmt: skip
     assert pr.push.created and pr.push.branch == "pr/1"
     assert list_versions("me/student-r1", repo_type="model") == ["1.0.0"]  # a PR tags nothing
 
-    final = publish(model_dir, "me/student-r1", results=results_file)
+    final = publish(model_dir, "me/student-r1", results=results_file, license="apache-2.0")
     assert final.version == "1.0.1"
     assert list_versions("me/student-r1", repo_type="model") == ["1.0.0", "1.0.1"]
 
@@ -106,8 +111,9 @@ def fake_hub(monkeypatch):
 
 def test_publish_to_hub(fake_hub, model_dir, results_file):
     published = publish(
-        model_dir, "me/student-r1", results=results_file, version="0.1.0", store="hub"
-    )
+        model_dir, "me/student-r1", results=results_file, version="0.1.0", store="hub",
+        license="apache-2.0",
+    )  # fmt: skip
     assert published.push.target == "hub"
     assert published.push.url_or_path == f"{fake_hub.url}/me/student-r1/tree/v0.1.0"
     (commit,) = fake_hub.calls("POST", "/api/models/me/student-r1/commit/main")
@@ -130,7 +136,7 @@ def test_publish_to_hub(fake_hub, model_dir, results_file):
     (model_dir / "generation_config.json").write_text('{"temperature": 0.6}')
     pr = publish(
         model_dir, "me/student-r1", results=results_file, version="0.2.0", store="hub",
-        create_pr=True, message="Evaluate and publish 0.2.0",
+        create_pr=True, message="Evaluate and publish 0.2.0", license="apache-2.0",
     )  # fmt: skip
     assert pr.push.pr_url and pr.push.pr_url.endswith("/discussions/1")
     assert "v0.2.0" not in fake_hub.repos[("model", "me/student-r1")].tags
@@ -140,7 +146,7 @@ def test_publish_cli(model_dir, results_file):
     result = CliRunner().invoke(
         app,
         ["publish", str(model_dir), "me/cli-model", "--results", str(results_file),
-         "--version", "2.0.0"],
+         "--version", "2.0.0", "--license", "apache-2.0"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "published me/cli-model v2.0.0" in " ".join(result.output.split())

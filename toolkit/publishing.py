@@ -54,18 +54,25 @@ class PublishResult:
 
 
 def check_model_dir(model_dir: Path) -> None:
-    """Raise a clear error unless ``model_dir`` holds a loadable checkpoint."""
+    """Raise a clear error (a :class:`toolkit.errors.ToolkitError`, one line in the CLI) unless
+    ``model_dir`` holds a loadable checkpoint."""
+    from toolkit.errors import DataError, MissingError
+
     if not model_dir.is_dir():
-        raise FileNotFoundError(f"{model_dir}: model directory not found")
+        raise MissingError(
+            f"{model_dir}: model directory not found",
+            hint="give the training output directory (the `output_dir` of the recipe)",
+        )
     adapter = (model_dir / "adapter_config.json").is_file()
     if not (model_dir / "config.json").is_file() and not adapter:
-        raise ValueError(
-            f"{model_dir}: no config.json (or adapter_config.json); not a model directory"
+        raise DataError(
+            "no config.json (or adapter_config.json); not a model directory", path=str(model_dir)
         )
     if not any(p.suffix in WEIGHT_SUFFIXES for p in model_dir.iterdir() if p.is_file()):
-        raise ValueError(
-            f"{model_dir}: no weight files ({', '.join(WEIGHT_SUFFIXES)}); "
-            "save the model with save_pretrained first"
+        raise DataError(
+            f"no weight files ({', '.join(WEIGHT_SUFFIXES)}); save the model with "
+            "save_pretrained first",
+            path=str(model_dir),
         )
 
 
@@ -118,9 +125,11 @@ def write_model_card(
     from toolkit.cards.model_plots import plot_evaluation
     from toolkit.evaluation.results import load_details, load_results
 
+    from toolkit.errors import MissingError
+
     folder = Path(model_dir)
     if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: model directory not found")
+        raise MissingError(f"{folder}: model directory not found")
     results_data = results if isinstance(results, dict) else load_results(results)
     base_data = (
         None
@@ -132,8 +141,8 @@ def write_model_card(
     out = Path(output_dir) if output_dir is not None else folder
     out.mkdir(parents=True, exist_ok=True)
     plot_path: Path | None = None
+    details = load_details(results_data["_path"]) if "_path" in results_data else None
     if plot:
-        details = load_details(results_data["_path"]) if "_path" in results_data else None
         training = read_training_summary(folder)
         plot_path = plot_evaluation(
             out / PLOT_FILE,
@@ -147,6 +156,7 @@ def write_model_card(
         results_data,
         base_results=base_data,
         plot_file=plot_path.name if plot_path else None,
+        details=details,
         **card_options,
     )
     validate_model_card(card, results_data)
@@ -176,26 +186,37 @@ def publish(
     """
     from toolkit.evaluation.results import load_results
 
+    from toolkit.errors import UsageError
+    from toolkit.store import check_repo_id
+
     folder = Path(model_dir)
-    check_model_dir(folder)
     if "/" not in repo_id or repo_id.count("/") != 1:
-        raise ValueError(f"repo id must look like 'org/name', got {repo_id!r}")
+        raise UsageError(f"repo id must look like 'org/name', got {repo_id!r}")
+    check_repo_id(repo_id)  # before anything is written: a bad id fails the same everywhere
+    check_model_dir(folder)
     readme: Path | None = folder / "README.md"
     plot: Path | None = None
     if results is not None:
-        results_data = results if isinstance(results, dict) else load_results(results)
-        written = write_model_card(
-            folder, results_data, base_results=base_results, repo_id=repo_id, **card_options
-        )
-        readme, plot = written.readme, written.plot
         import json
 
-        clean = {k: v for k, v in results_data.items() if not k.startswith("_")}
+        from toolkit.cards.model_sections import public_results
+
+        results_data = results if isinstance(results, dict) else load_results(results)
+        written = write_model_card(
+            folder,
+            results_data,
+            base_results=base_results,
+            repo_id=repo_id,
+            **card_options,
+        )
+        readme, plot = written.readme, written.plot
+        # Published next to the card: without the local paths a results file records.
         (folder / RESULTS_NAME).write_text(
-            json.dumps(clean, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+            json.dumps(public_results(results_data), indent=2, ensure_ascii=False) + "\n",
+            encoding="utf-8",
         )
     elif not (folder / "README.md").is_file():
-        raise ValueError(
+        raise UsageError(
             f"{folder}: no README.md and no results given; pass results= (or --results) so the "
             "card carries the evaluation"
         )

@@ -8,10 +8,14 @@ with ``eval_results`` → ``model-index`` (one entry per task and metric, values
 ``results.json``, and :func:`toolkit.cards.model_index.validate_model_card` parses the
 written card back and checks that every ``model-index`` value equals the results file.
 
-The body carries the protocol (sampling, ``max_new_tokens``, n, each task's prompt and extraction,
-data revisions), reasoning statistics, the training recipe and summary when the model directory
-holds ``training_summary.json``/``recipe.yaml`` (written by ``toolkit train``), usage snippets
-(transformers, an Ollama Modelfile, the chat Space) and a plot saved next to the card.
+The body carries the protocol (sampling, ``max_new_tokens``, n, each task's exact prompt and
+extraction, data revisions), reasoning statistics, a real evaluated sample, the training recipe
+and summary when the model directory holds ``training_summary.json``/``recipe.yaml`` (written by
+``toolkit train``), limitations and usage recommendations that follow from those numbers, usage
+snippets (transformers, ``hf download`` + an Ollama Modelfile, the chat Space), a citation block
+and a plot saved next to the card (:mod:`toolkit.cards.model_sections` computes the sections).
+The licence is the caller's, or the base model's when it is a known one; otherwise building the
+card is refused (:func:`~toolkit.cards.model_sections.resolve_license`).
 """
 
 from __future__ import annotations
@@ -23,8 +27,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkit.cards import find_template
+from toolkit.cards import model_sections as sections
 from toolkit.cards.model_index import eval_results_from
 from toolkit.cards.model_index import hub_id as _hub_id
+from toolkit.cards.provenance import public_text
+from toolkit.errors import DataError
 
 if TYPE_CHECKING:
     from huggingface_hub import ModelCard
@@ -54,7 +61,7 @@ def read_training_summary(model_dir: str | os.PathLike[str]) -> dict[str, Any] |
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not valid JSON ({error})") from error
+        raise DataError(f"not valid JSON ({error})", path=str(path)) from error
 
 
 def infer_base_model(model_dir: Path, training: dict[str, Any] | None) -> str | None:
@@ -80,6 +87,11 @@ def _fmt_score(score: dict[str, float] | None) -> str:
 
 def _fmt_share(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.0f}%"
+
+
+def _task_name(entry: dict[str, Any], task: str) -> str:
+    """A task's name for the card (a user task named by its file: the file name only)."""
+    return public_text(str(entry.get("pretty_name") or task))
 
 
 def _md(text: Any) -> str:
@@ -108,7 +120,7 @@ def _eval_table(results: dict[str, Any], base: dict[str, Any] | None, base_label
         metric = entry["metric"]
         score = entry["metrics"][metric]
         row = (
-            f"| {_md(entry.get('pretty_name') or task)} | {metric} (n={entry['n']}, "
+            f"| {_md(_task_name(entry, task))} | {metric} (n={entry['n']}, "
             f"{entry['num_problems']} problem{'' if entry['num_problems'] == 1 else 's'}) | "
             f"**{_fmt_score(score)}** |"
         )
@@ -130,7 +142,7 @@ def _other_metrics_table(results: dict[str, Any]) -> str | None:
     lines = ["| task | " + " | ".join(metrics) + " |", "|---|" + "---:|" * len(metrics)]
     for task, entry in results["tasks"].items():
         cells = [_fmt_score(entry["metrics"].get(m)) for m in metrics]
-        lines.append(f"| {_md(entry.get('pretty_name') or task)} | " + " | ".join(cells) + " |")
+        lines.append(f"| {_md(_task_name(entry, task))} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -162,19 +174,21 @@ def _task_rows(results: dict[str, Any]) -> list[dict[str, str]]:
     rows = []
     for task, entry in results["tasks"].items():
         dataset = entry.get("dataset") or {}
-        source = dataset.get("id") or task
+        source = sections.public_name(dataset.get("id") or task)
         where = f"`{source}`"
         if dataset.get("config"):
             where += f" ({dataset['config']})"
         if dataset.get("split"):
             where += f", {dataset['split']}"
         where += f", revision `{dataset.get('revision') or 'unpinned'}`"
+        if dataset.get("local_file"):
+            where += " (read from a local copy)"
         if dataset.get("content_sha256"):
             where += f", content sha256 `{dataset['content_sha256'][:12]}`"
         reasoning = entry.get("reasoning") or {}
         rows.append(
             {
-                "pretty": _md(entry.get("pretty_name") or task),
+                "pretty": _md(_task_name(entry, task)),
                 "prompt_md": "`"
                 + _md(entry.get("prompt_template", "").replace("\n", "\\n")).replace("`", "'")
                 + "`",
@@ -202,11 +216,11 @@ def _training_rows(training: dict[str, Any]) -> list[tuple[str, str]]:
         if not training.get("strategy")
         else f"{training.get('task')} ({training['strategy']})",
     )
-    add("base model", training.get("base_model"))
-    add("teacher", training.get("teacher_model"))
+    add("base model", training.get("base_model") and sections.public_name(training["base_model"]))
+    add("teacher", training.get("teacher_model") and sections.public_name(training["teacher_model"]))
     dataset = training.get("dataset") or {}
     if dataset:
-        described = dataset.get("source")
+        described = sections.public_name(dataset.get("source"))
         if dataset.get("version"):
             described = f"{described} v{dataset['version']}"
         if dataset.get("revision"):
@@ -293,19 +307,26 @@ def build_model_card(
     base_results: dict[str, Any] | None = None,
     repo_id: str | None = None,
     base_model: str | None = None,
-    license: str = "apache-2.0",
+    license: str | None = None,
     datasets: list[str] | None = None,
     tags: list[str] | None = None,
     language: str | None = "en",
     space_url: str | None = None,
     plot_file: str | None = PLOT_FILE,
+    details: Any = None,
 ) -> ModelCard:
-    """Render the card for ``model_dir`` from ``results`` (a loaded results.json)."""
+    """Render the card for ``model_dir`` from ``results`` (a loaded results.json).
+
+    ``license`` defaults to the base model's known licence and is required otherwise
+    (:class:`toolkit.errors.UsageError`); ``details`` (details.parquet as a DataFrame) gives
+    the card its sample.
+    """
     from huggingface_hub import ModelCard, ModelCardData
 
     folder = Path(model_dir)
     training = read_training_summary(folder)
     base_model = base_model or infer_base_model(folder, training)
+    license = sections.resolve_license(license, base_model)
     repo_id = repo_id or f"your-org/{folder.resolve().name}"
     title = repo_id.split("/")[-1]
     if datasets is None:
@@ -331,8 +352,8 @@ def build_model_card(
     )
     recipe_path = folder / "recipe.yaml"
     protocol = results["protocol"]
-    base_label = (
-        (base_results.get("model") or {}).get("id") or "base model"
+    base_label = public_text(
+        str((base_results.get("model") or {}).get("id") or "base model")
         if base_results
         else "base model"
     )
@@ -351,7 +372,20 @@ def build_model_card(
         base_model=base_model,
         training=training,
         training_rows=_training_rows(training) if training else [],
-        recipe=recipe_path.read_text(encoding="utf-8").rstrip() if recipe_path.is_file() else None,
+        recipe=public_text(recipe_path.read_text(encoding="utf-8").rstrip())
+        if recipe_path.is_file()
+        else None,
+        trained_on=sections.public_name(((training or {}).get("dataset") or {}).get("source"))
+        if ((training or {}).get("dataset") or {}).get("source")
+        else None,
+        thinking_claim=sections.thinking_claim(results),
+        sample=sections.sample_row(details, results),
+        prompts=sections.prompts(results),
+        limitations=sections.limitations(results, base_results, training),
+        recommendations=sections.recommendations(results, usage),
+        citation=sections.citation(repo_id),
+        deepseek_citation=sections.DEEPSEEK_R1_CITATION,
+        license_id=license,
         eval_table=_eval_table(results, base_results, _md(base_label)),
         other_metrics_table=_other_metrics_table(results),
         has_base=base_results is not None,
@@ -378,7 +412,17 @@ def write_training_card(model_dir: str | os.PathLike[str], *, repo_id: str | Non
     and recipe, and no evaluation yet. It replaces the placeholder card TRL writes (issue 13);
     :func:`toolkit.publishing.write_model_card` replaces it in turn once there are results."""
     folder = Path(model_dir)
-    card = build_model_card(folder, {"protocol": {}, "tasks": {}}, repo_id=repo_id, plot_file=None)
+    training = read_training_summary(folder)
+    base = infer_base_model(folder, training)
+    # Training must not stop for a licence: an unknown one is "other" until `toolkit card` /
+    # `toolkit publish` (which require it) render the card again.
+    card = build_model_card(
+        folder,
+        {"protocol": {}, "tasks": {}},
+        repo_id=repo_id,
+        plot_file=None,
+        license=sections.infer_base_license(base) or "other",
+    )
     card.data.eval_results = None  # no empty model-index before there are results
     card.data.model_name = None
     readme = folder / README

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -39,6 +41,41 @@ def report_error(error: ToolkitError) -> None:
     console.print(f"[bold red]error:[/] {escape(redact(error.message))}", soft_wrap=True)
     if error.hint:
         console.print(f"[dim]hint:[/] {escape(redact(error.hint))}", soft_wrap=True)
+
+
+#: Log records in which a stage reports its own result. Every CLI verb prints its summary itself
+#: (one line, or a JSON document with ``--json``), so the CLI drops these records instead of
+#: showing each summary twice; Python API users still get them through ``logging``. Keyed by
+#: logger, matched against the record's message *template* (``record.msg``).
+STAGE_SUMMARIES: dict[str, tuple[str, ...]] = {
+    "toolkit.generation.traces": (r"generate: %s$",),
+    "toolkit.formats": (r"%s \(%s, format %s\)$", r"detected format %s "),
+    "toolkit.verification": (r"verified %d rows in ",),
+    "toolkit.curate": (r"%s$",),
+    "toolkit.store": (r"%s: (pushed version|content identical|version %s staged)",),
+    "toolkit.publishing": (r"(wrote|published) %s",),
+    "toolkit.evaluation.runner": (
+        r"[^\s:]+: (\S+ = |no problem has all its samples)",
+        r"wrote %s and %s$",
+        r"\d+ of \d+ samples failed after their retries",
+    ),
+    "toolkit.training.sft": (r"trained %d steps in ",),
+}
+_SUMMARY_PATTERNS = {
+    name: re.compile("|".join(f"(?:{p})" for p in patterns))
+    for name, patterns in STAGE_SUMMARIES.items()
+}
+
+
+def is_stage_summary(record: logging.LogRecord) -> bool:
+    """Whether ``record`` is a stage's summary line that the CLI prints itself."""
+    pattern = _SUMMARY_PATTERNS.get(record.name)
+    return pattern is not None and pattern.match(str(record.msg)) is not None
+
+
+class _DropStageSummaries(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not is_stage_summary(record)
 
 
 class ToolkitGroup(TyperGroup):
@@ -87,10 +124,12 @@ def main(
     # The toolkit draws its own progress bars; datasets' per-step bars (map, filter, parquet
     # writes) would print a dozen more for every verb.
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    handler = RichHandler(console=console, show_path=False, rich_tracebacks=False)
+    handler.addFilter(_DropStageSummaries())
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(message)s",
-        handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=False)],
+        handlers=[handler],
         force=True,
     )
     from toolkit.redact import install_log_filter
@@ -100,6 +139,28 @@ def main(
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if "datasets" in sys.modules:  # imported already (tests): switch its bars off directly
         sys.modules["datasets"].disable_progress_bars()
+    if not debug_enabled():
+        quiet_library_warnings()
+
+
+def quiet_library_warnings() -> None:
+    """Hide deprecation notices that libraries print about their *own* internals (transformers'
+    "`gradient_checkpointing` is deprecated", torch's "'pin_memory' … no accelerator"): a user
+    cannot act on them, and they bury the toolkit's output. ``TOOLKIT_DEBUG=1`` shows them."""
+    import warnings
+
+    for module in ("transformers", "trl", "peft", "torch", "accelerate"):
+        warnings.filterwarnings("ignore", category=FutureWarning, module=module)
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=module)
+    warnings.filterwarnings("ignore", message=".*'pin_memory' argument is set as true.*")
+
+
+def quiet_model_loading() -> None:
+    """transformers' own "Loading weights" / "Writing model shards" bars (a verb that loads a
+    local model calls this first): the toolkit draws the progress that matters (samples, steps)."""
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
 
 
 def fail(message: str, code: int = 1, hint: str | None = None) -> None:
@@ -119,6 +180,35 @@ def print_json(payload: Any) -> None:
     typer.echo(json.dumps(payload, indent=2, sort_keys=True, default=str))
 
 
+#: Suffixes that name a *file*: an option that expects a directory refuses them, as ``-o
+#: out.txt`` would otherwise create a directory called ``out.txt``.
+FILE_SUFFIXES = (".txt", ".json", ".jsonl", ".parquet", ".csv", ".md", ".yaml", ".yml", ".png")
+
+
+def check_output_file(output: Path | str) -> Path:
+    """A table output (``-o``) checked *before* any work: a bad suffix fails in a second,
+    not after an hour of generation or grading."""
+    from toolkit.io import check_output_path
+
+    return check_output_path(output)
+
+
+def check_output_dir(output: Path | str, option: str = "--output") -> Path:
+    """A directory output checked before any work: an existing file, or a name that looks like
+    a file (``results.json``, ``out.txt``), is refused."""
+    from toolkit.errors import UsageError
+
+    path = Path(output)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{option} {path} is a file; {option} names a directory")
+    if not path.exists() and path.suffix.lower() in FILE_SUFFIXES:
+        raise UsageError(
+            f"{option} {path} looks like a file name; {option} names a directory",
+            hint=f"e.g. {option} {path.with_suffix('')}",
+        )
+    return path
+
+
 def main_entry() -> None:
     """The ``toolkit`` console script."""
     try:
@@ -130,10 +220,15 @@ def main_entry() -> None:
 
 __all__ = [
     "EXIT_USAGE",
+    "STAGE_SUMMARIES",
     "ToolkitGroup",
     "app",
+    "check_output_dir",
+    "check_output_file",
     "console",
     "fail",
+    "is_stage_summary",
     "main_entry",
     "print_json",
+    "quiet_model_loading",
 ]

@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from toolkit.cli.app import app, console
+from toolkit.cli.app import app, check_output_file, console, print_json
 
 curate_app = typer.Typer(
     name="curate",
@@ -27,19 +27,32 @@ OUTPUT = typer.Option(..., "--output", "-o", help="Output file (.parquet, .jsonl
 ALLOW_EMPTY = typer.Option(
     False, "--allow-empty", help="Write an empty output instead of failing when every row goes."
 )
+JSON = typer.Option(False, "--json", help="Print the step's report as JSON.")
 
 
-def _run(input_source: str, output: Path, step: Callable[..., Any], **kwargs: Any) -> None:
+def _run(
+    input_source: str,
+    output: Path,
+    step: Callable[..., Any],
+    json_output: bool = False,
+    **kwargs: Any,
+) -> None:
     from toolkit.curate import read_lineage, write_lineage
     from toolkit.io import load_table, write_table
 
+    check_output_file(output)  # before the step runs: a bad -o fails in a second
     dataset = load_table(input_source)
     lineage = read_lineage(input_source) if Path(input_source).exists() else []
     dataset, report = step(dataset, **kwargs)  # a ToolkitError is one line at the boundary
     written = write_table(dataset, output)
     write_lineage(written, [*lineage, report])
-    console.print(report.summary())
-    console.print(f"wrote {len(dataset)} rows to {written} (lineage: {len(lineage) + 1} steps)")
+    if json_output:
+        print_json({**report.to_dict(), "output": str(written), "lineage_steps": len(lineage) + 1})
+        return
+    console.print(
+        f"{report.summary()} → {written} (lineage: {len(lineage) + 1} step"
+        f"{'' if not lineage else 's'})"
+    )
 
 
 @curate_app.command("correct-only")
@@ -50,6 +63,7 @@ def correct_only_command(
         False, "--keep-ungradable", help="Keep rows whose gold could not be graded."
     ),
     allow_empty: bool = ALLOW_EMPTY,
+    json_output: bool = JSON,
 ) -> None:
     """Keep rows graded correct by `toolkit verify`."""
     from toolkit.curate import correct_only
@@ -60,17 +74,21 @@ def correct_only_command(
         correct_only,
         keep_ungradable=keep_ungradable,
         allow_empty=allow_empty,
+        json_output=json_output,
     )
 
 
 @curate_app.command("complete-only")
 def complete_only_command(
-    input_source: str = INPUT, output: Path = OUTPUT, allow_empty: bool = ALLOW_EMPTY
+    input_source: str = INPUT,
+    output: Path = OUTPUT,
+    allow_empty: bool = ALLOW_EMPTY,
+    json_output: bool = JSON,
 ) -> None:
     """Drop traces whose reasoning never closed or that have no answer."""
     from toolkit.curate import complete_only
 
-    _run(input_source, output, complete_only, allow_empty=allow_empty)
+    _run(input_source, output, complete_only, json_output, allow_empty=allow_empty)
 
 
 @curate_app.command("length")
@@ -86,6 +104,7 @@ def length_command(
         None, "--tokenizer", help="Tokenizer name/path (default: fast word+punctuation estimate)."
     ),
     allow_empty: bool = ALLOW_EMPTY,
+    json_output: bool = JSON,
 ) -> None:
     """Keep rows whose length in tokens lies within bounds."""
     from toolkit.curate import length_filter
@@ -99,6 +118,7 @@ def length_command(
         text_field=text_field,
         tokenizer=tokenizer,
         allow_empty=allow_empty,
+        json_output=json_output,
     )
 
 
@@ -113,6 +133,7 @@ def dedup_command(
     threshold: float = typer.Option(0.85, "--threshold", min=0.01, max=1.0),
     num_perm: int = typer.Option(128, "--num-perm", min=8),
     allow_empty: bool = ALLOW_EMPTY,
+    json_output: bool = JSON,
 ) -> None:
     """Remove exact (normalised text) and optionally near duplicates, keeping the first."""
     from toolkit.curate import dedup
@@ -127,6 +148,7 @@ def dedup_command(
         threshold=threshold,
         num_perm=num_perm,
         allow_empty=allow_empty,
+        json_output=json_output,
     )
 
 
@@ -144,6 +166,7 @@ def decontaminate_command(
     text_field: str = typer.Option("problem", "--field", help="Column compared."),
     flag_only: bool = typer.Option(False, "--flag-only", help="Add the columns, remove nothing."),
     allow_empty: bool = ALLOW_EMPTY,
+    json_output: bool = JSON,
 ) -> None:
     """Flag (contaminated_<bench> columns) and remove rows sharing n-grams with benchmarks."""
     from toolkit.curate import decontaminate
@@ -160,6 +183,7 @@ def decontaminate_command(
         text_field=text_field,
         remove=not flag_only,
         allow_empty=allow_empty,
+        json_output=json_output,
     )
 
 
@@ -171,6 +195,7 @@ def pass_rate_command(
     hi: float = typer.Option(1.0, "--hi", min=0.0, max=1.0, help="Highest pass rate kept."),
     group_field: str = typer.Option("problem_id", "--group-field"),
     allow_empty: bool = ALLOW_EMPTY,
+    json_output: bool = JSON,
 ) -> None:
     """Keep problems whose pass rate over their N samples lies between --lo and --hi."""
     from toolkit.curate import pass_rate
@@ -183,6 +208,7 @@ def pass_rate_command(
         hi=hi,
         group_field=group_field,
         allow_empty=allow_empty,
+        json_output=json_output,
     )
 
 

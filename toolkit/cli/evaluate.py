@@ -15,7 +15,13 @@ from pathlib import Path
 import typer
 
 from toolkit.backends.config import ModelConfig
-from toolkit.cli.app import app, console, print_json
+from toolkit.cli.app import (
+    app,
+    check_output_dir,
+    console,
+    print_json,
+    quiet_model_loading,
+)
 from toolkit.cli.options import with_config
 from toolkit.errors import UsageError
 from toolkit.evaluation.sampling import EvalConfig
@@ -53,9 +59,12 @@ def eval_command(
     from toolkit.evaluation import evaluate
     from toolkit.evaluation.results import comparison_table
 
+    check_output_dir(output)
     if model.backend == "lighteval":
         _run_lighteval(model_name, config, output)
         return
+    if model.backend == "transformers":
+        quiet_model_loading()
     model.model = model_name
     built = model.build(timeout=config.request_timeout)
     if tokenizer:
@@ -71,9 +80,22 @@ def eval_command(
         print_json(evaluation.results)
     else:
         console.print(comparison_table([evaluation.results]))
+        _truncation_notes(evaluation.results)
         console.print(f"[green]wrote[/] {evaluation.results_path} and {evaluation.details_path}")
     if evaluation.incomplete is not None:
         raise evaluation.incomplete
+
+
+def _truncation_notes(results: dict) -> None:
+    """Say when the token limit, not the model, decided a score (a CPU run's usual trap)."""
+    limit = results["protocol"].get("max_new_tokens")
+    for task, entry in results["tasks"].items():
+        share = (entry.get("reasoning") or {}).get("share_truncated") or 0
+        if share:
+            console.print(
+                f"[yellow]note:[/] {task}: {100 * share:.0f}% of the samples stopped at "
+                f"max_new_tokens={limit}; raise --max-new-tokens before trusting the score"
+            )
 
 
 def _attach_tokenizer(model: object, tokenizer: str) -> None:
@@ -117,7 +139,12 @@ def card_command(
     ),
     repo_id: str | None = typer.Option(None, "--repo-id", help="org/name used in usage snippets."),
     base_model: str | None = typer.Option(None, "--base-model", help="Base model Hub id."),
-    license_id: str = typer.Option("apache-2.0", "--license", help="License id."),
+    license_id: str | None = typer.Option(
+        None,
+        "--license",
+        help="Licence id (apache-2.0, mit, llama3.1, other …); default: the base model's, when "
+        "it is a known one (otherwise required).",
+    ),
     dataset: list[str] | None = typer.Option(
         None, "--dataset", help="Training dataset Hub id (repeatable; default: from the summary)."
     ),
@@ -125,10 +152,13 @@ def card_command(
     output: Path | None = typer.Option(
         None, "--output", "-o", help="Directory for README.md + plot (default: MODEL_DIR)."
     ),
+    json_output: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
 ) -> None:
     """Write README.md (model card with a validated model-index eval table) and eval_plot.png."""
     from toolkit.publishing import write_model_card
 
+    if output is not None:
+        check_output_dir(output)
     written = write_model_card(
         model_dir,
         results,
@@ -140,6 +170,15 @@ def card_command(
         datasets=dataset or None,
         space_url=space_url,
     )
+    if json_output:
+        print_json(
+            {
+                "readme": str(written.readme),
+                "plot": str(written.plot) if written.plot else None,
+                "license": written.card.data.license,
+            }
+        )
+        return
     console.print(
         f"[green]wrote[/] {written.readme}" + (f" and {written.plot}" if written.plot else "")
     )
@@ -159,8 +198,14 @@ def publish_command(
     store: str | None = typer.Option(
         None, "--store", help="Local store directory, or 'hub' (default: $TOOLKIT_TARGET / store)."
     ),
-    license_id: str = typer.Option("apache-2.0", "--license", help="License id for the card."),
+    license_id: str | None = typer.Option(
+        None,
+        "--license",
+        help="Licence id for the card; default: the base model's, when it is a known one "
+        "(otherwise required with --results).",
+    ),
     message: str | None = typer.Option(None, "--message", "-m", help="Commit message."),
+    json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Push weights, model card, plot and results to the Hub (or the local store), tag a version."""
     from toolkit.publishing import publish
@@ -179,6 +224,19 @@ def publish_command(
     )
     push = published.push
     where = push.pr_url or push.url_or_path
+    if json_output:
+        print_json(
+            {
+                "repo_id": published.repo_id,
+                "version": push.version,
+                "revision": push.revision,
+                "created": push.created,
+                "target": push.target,
+                "location": str(where),
+                "files": published.files,
+            }
+        )
+        return
     state = "published" if push.created else "unchanged (identical to)"
     console.print(
         f"[green]{state}[/] {published.repo_id} v{push.version} at {where} "

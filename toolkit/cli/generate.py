@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 
 from toolkit.backends.config import ModelConfig
-from toolkit.cli.app import app, console, print_json
+from toolkit.cli.app import app, check_output_file, console, print_json
 from toolkit.cli.options import with_config
 from toolkit.errors import IncompleteError, UsageError
 from toolkit.generation.config import GenerateConfig
@@ -48,6 +48,7 @@ def generate_command(
     """Generate N teacher traces per problem into the trace schema (concurrent, resumable)."""
     from toolkit.generation import generate, merge_shards
 
+    check_output_file(output)  # before any request: a bad -o must not cost a generation run
     if merge:
         merged = merge_shards(inputs, output, allow_partial=allow_partial)
         if json_output:
@@ -79,7 +80,10 @@ def generate_command(
     if json_output:
         print_json(summary.as_dict())
     else:
-        console.print(f"wrote {len(result.dataset)} rows → {output} (state: {summary.state_dir})")
+        console.print(
+            f"wrote {len(result.dataset)} rows → {output}: {summary.line()} "
+            f"(state: {summary.state_dir})"
+        )
     if summary.failed:
         raise IncompleteError(
             f"{summary.failed} sample(s) failed",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from toolkit.cli.app import app, console
+from toolkit.cli.app import app, check_output_file, console, print_json
 
 
 @app.command("push")
@@ -44,6 +44,7 @@ def push_command(
         False, "--folder", help="Publish INPUT as a folder (model weights, card, plots)."
     ),
     repo_type: str = typer.Option("model", "--repo-type", help="With --folder: model/dataset."),
+    json_output: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Publish a new version (a commit + tag v<version>); identical content is not re-pushed."""
     from toolkit.curate.lineage import parse_lineage, read_lineage
@@ -86,6 +87,19 @@ def push_command(
             message=message,
             lineage=steps,
         )
+    if json_output:
+        print_json(
+            {
+                "repo_id": repo_id,
+                "version": result.version,
+                "revision": result.revision,
+                "created": result.created,
+                "target": result.target,
+                "location": str(result.url_or_path),
+                "pr_url": result.pr_url,
+            }
+        )
+        return
     if result.created:
         console.print(
             f"pushed {repo_id} version {result.version} ({result.revision[:12]}) → "
@@ -108,13 +122,29 @@ def load_command(
     output: Path | None = typer.Option(
         None, "--output", "-o", help="Write the split here (.parquet, .jsonl, Arrow dir)."
     ),
+    json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Load a pushed dataset version; print a summary or write it to a file."""
     from toolkit.io import write_table
     from toolkit.store import load
 
+    if output is not None:
+        check_output_file(output)
     dataset = load(repo_id, version, split=split, store=store)
     label = f"{repo_id}@{'v' + version if version else 'latest'}"
+    if json_output:
+        written = write_table(dataset, output) if output is not None else None
+        print_json(
+            {
+                "repo_id": repo_id,
+                "version": version,
+                "split": split,
+                "rows": len(dataset),
+                "columns": dataset.column_names,
+                "output": str(written) if written else None,
+            }
+        )
+        return
     if output is not None:
         written = write_table(dataset, output)
         console.print(f"wrote {len(dataset)} rows of {label} ({split}) to {written}")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 from rich.markup import escape
 
-from toolkit.cli.app import app, console
+from toolkit.cli.app import app, console, print_json, quiet_model_loading
 from toolkit.errors import ToolkitError, UsageError
 
 
@@ -54,6 +53,9 @@ def train_command(
         help="Print the `accelerate launch` command for a shipped config (zero3 or fsdp).",
     ),
     num_processes: int = typer.Option(8, "--num-processes", help="GPUs for --accelerate."),
+    json_output: bool = typer.Option(
+        False, "--json", help="Print the training summary (training_summary.json) as JSON."
+    ),
 ) -> None:
     """Train a model from a YAML recipe (overrides: --SECTION.KEY VALUE, e.g. --params.max_steps 5)."""
     from toolkit.training import load
@@ -102,14 +104,18 @@ def train_command(
 
     from toolkit.training import train
 
+    quiet_model_loading()
     result = train(loaded)
     summary = result.summary
+    if json_output:
+        print_json({**summary, "output_dir": str(result.output_dir)})
+        return
+    loss = summary["final_loss"]
     console.print(
-        f"[green]done[/]: {summary['steps']} steps, final loss "
-        f"{summary['final_loss'] if summary['final_loss'] is not None else 'n/a'}, "
-        f"{summary['tokens_seen']} tokens, {summary['runtime_seconds']:.1f}s → {result.output_dir}"
+        f"[green]trained[/] {summary['steps']} steps, final loss "
+        f"{f'{loss:.4f}' if loss is not None else 'n/a'}, {summary['tokens_seen']} tokens, "
+        f"{summary['runtime_seconds']:.1f}s → {result.output_dir}"
     )
-    typer.echo(json.dumps({"output_dir": str(result.output_dir), "steps": summary["steps"]}))
 
 
 def _remote(loaded, remote, flavor, timeout, source, allow_ephemeral, submit) -> None:
