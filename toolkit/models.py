@@ -150,23 +150,34 @@ def resolve_model(name_or_path: str) -> str:
     * an alias (``smollm2``) → the local SmolLM2 directory;
     * an existing path → itself;
     * a model published to the local store (``org/name``, or ``org/name@VERSION``) → a
-      read-only checkout of that version (the default branch without ``@``);
+      read-only checkout of that version (the latest without ``@``);
+    * ``org/name@VERSION`` with ``TOOLKIT_TARGET=hub`` → that version's snapshot from the Hub;
     * anything else (a Hub id) → unchanged, for ``from_pretrained`` to resolve.
+
+    Raises :class:`toolkit.errors.MissingError` for ``org/name@VERSION`` when no store has it
+    (a version is a store concept: the Hub id alone would silently load another revision).
     """
     name = str(name_or_path).strip()
     if name.lower() in MODEL_ALIASES:
         return str(smollm2_model_dir())
     if Path(name).exists():
         return name
-    repo_id, _, ref = name.partition("@")
-    if repo_id.count("/") == 1 and not name.startswith((".", "/", "~")):
-        from toolkit import hub
+    repo_id, at, version = name.partition("@")
+    if repo_id.count("/") != 1 or name.startswith((".", "/", "~")):
+        return name
+    from toolkit.errors import MissingError
+    from toolkit.store import LocalStore, check_version, resolve_target
 
-        try:
-            return str(hub.checkout(repo_id, ref or hub.DEFAULT_BRANCH, repo_type="model"))
-        except (FileNotFoundError, ValueError):
-            return name  # not in the local store: a Hub id
-    return name
+    target = resolve_target()
+    if not isinstance(target, LocalStore) and not at:
+        return name  # a Hub id: from_pretrained downloads and caches it
+    try:
+        ref = target.resolve_ref(repo_id, check_version(version or None), repo_type="model")
+        return str(target.checkout(repo_id, ref, repo_type="model"))
+    except MissingError:
+        if at:
+            raise
+        return name  # not in the local store: a Hub id
 
 
 # ------------------------------------------------------------------------------------------------
@@ -335,10 +346,13 @@ def serve_transformers(
     tests). The server pins that one model: requests must name ``model=str(model_dir)``. It is
     stopped (terminate, then kill) on exit, whatever happened inside.
     """
+    from toolkit.errors import BackendError, MissingError
+
     executable = shutil.which("transformers") or str(Path(sys.executable).parent / "transformers")
     if not Path(executable).exists():
-        raise RuntimeError(
-            "`transformers serve` is not installed: pip install 'transformers[serving]'"
+        raise MissingError(
+            "`transformers serve` is not installed",
+            hint="pip install 'r1-distill-toolkit[serve]' (or 'transformers[serving]')",
         )
     port = free_port()
     process = subprocess.Popen(
@@ -352,7 +366,8 @@ def serve_transformers(
         deadline = time.monotonic() + ready_timeout
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"transformers serve exited: {process.stderr.read()[-2000:]}")
+                tail = " ".join(process.stderr.read()[-400:].split())
+                raise BackendError(f"transformers serve exited ({process.returncode}): {tail}")
             try:
                 with urllib.request.urlopen(url + "/health", timeout=2) as response:
                     if response.status == 200:
@@ -360,7 +375,10 @@ def serve_transformers(
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"transformers serve was not ready within {ready_timeout:.0f} s")
+                raise BackendError(
+                    f"transformers serve was not ready within {ready_timeout:.0f} s",
+                    hint="a loaded machine starts it slowly: re-run (stages resume)",
+                )
             time.sleep(0.5)
         yield url + "/v1"
     finally:

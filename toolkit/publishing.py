@@ -123,9 +123,8 @@ def write_model_card(
     from toolkit.cards.model_card import PLOT_FILE, README, build_model_card, read_training_summary
     from toolkit.cards.model_index import validate_model_card
     from toolkit.cards.model_plots import plot_evaluation
-    from toolkit.evaluation.results import load_details, load_results
-
     from toolkit.errors import MissingError
+    from toolkit.evaluation.results import load_details, load_results
 
     folder = Path(model_dir)
     if not folder.is_dir():
@@ -184,9 +183,8 @@ def publish(
     Without ``results`` the directory must already hold a ``README.md`` (a card written earlier
     by ``toolkit card``); a model is not published without its evaluation by accident.
     """
-    from toolkit.evaluation.results import load_results
-
     from toolkit.errors import UsageError
+    from toolkit.evaluation.results import load_results
     from toolkit.store import check_repo_id
 
     folder = Path(model_dir)
@@ -200,6 +198,7 @@ def publish(
         import json
 
         from toolkit.cards.model_sections import public_results
+        from toolkit.store import LocalStore, resolve_target
 
         results_data = results if isinstance(results, dict) else load_results(results)
         written = write_model_card(
@@ -207,6 +206,7 @@ def publish(
             results_data,
             base_results=base_results,
             repo_id=repo_id,
+            local_store=isinstance(resolve_target(store), LocalStore),
             **card_options,
         )
         readme, plot = written.readme, written.plot

@@ -11,12 +11,18 @@
 4. **verify**    — math-verify grading against the gold answers;
 5. **curate**    — complete reasoning only, exact dedup, decontamination against the held-out
    problems (and any benchmark available offline), correct answers only;
-6. **push**      — version 1.0.0 of the curated dataset, with its card, to the local store;
+6. **push**      — the curated dataset, with its card, to the local store (the one every other
+   command reads: ``$TOOLKIT_STORE``, default ``~/.cache/toolkit/store``), as
+   ``local/quickstart-traces`` (1.0.0 the first time; a re-run with other data is the next
+   version, identical data makes none);
 7. **train**     — LoRA SFT of a student (SmolLM2 itself: the point is the pipeline) on that
    dataset version, for a few steps;
 8. **evaluate**  — the student on the held-out problems (pass@1 with math-verify);
-9. **card**      — a model card with the eval table, published to the local store;
-10. how to open the Space with the student.
+9. **baseline**  — the base model on the same problems with the same protocol, so the card can
+   say what the training changed;
+10. **card**     — a model card with the eval table (student vs base), published to the local
+    store as ``local/quickstart-student``;
+11. how to open the Space with the student: ``toolkit space --model local/quickstart-student``.
 
 The state of every finished stage is kept in ``WORKDIR/quickstart.json``: re-running skips what is
 done (delete the file, or pass ``--fresh``, to start over).
@@ -115,8 +121,12 @@ class Quickstart:
         if config.fresh and self.workdir.exists():
             shutil.rmtree(self.workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
-        # The local store and model cache live inside the workdir unless the user set them.
-        os.environ.setdefault("TOOLKIT_STORE", str(self.workdir / "store"))
+        # The quickstart publishes to the local store that `toolkit load` / `toolkit space`
+        # read afterwards (so `toolkit space --model local/quickstart-student` works), never to
+        # the Hub, whatever TOOLKIT_TARGET says.
+        if os.environ.get("TOOLKIT_TARGET", "").strip().lower() == "hub":
+            self.console.print("[yellow]TOOLKIT_TARGET=hub ignored: the quickstart stays local.[/]")
+            os.environ["TOOLKIT_TARGET"] = "local"
         if not os.environ.get("HF_HUB_OFFLINE") and not hub_reachable():
             # Without this, every Hub lookup (benchmark sets for decontamination, say) would
             # spend its retries and back-off before giving up.
@@ -131,9 +141,10 @@ class Quickstart:
             ("normalize", "normalize seed traces + merge", self.stage_normalize),
             ("verify", "verify answers with math-verify", self.stage_verify),
             ("curate", "curate (complete, dedup, decontaminate, correct)", self.stage_curate),
-            ("push", "push dataset v1.0.0 to the local store", self.stage_push),
+            ("push", "push the dataset to the local store", self.stage_push),
             ("train", "train the student (LoRA SFT)", self.stage_train),
             ("evaluate", "evaluate the student on held-out problems", self.stage_evaluate),
+            ("baseline", "evaluate the base model the same way", self.stage_baseline),
             ("card", "write and publish the model card", self.stage_card),
         ]
 
@@ -171,7 +182,12 @@ class Quickstart:
         rows = [json.loads(line) for line in bundled("problems.jsonl").read_text().splitlines()]
         needed = self.config.train_problems + self.config.eval_problems
         if len(rows) < needed:
-            raise ValueError(f"only {len(rows)} bundled problems, {needed} requested")
+            from toolkit.errors import UsageError
+
+            raise UsageError(
+                f"only {len(rows)} bundled problems, {needed} requested",
+                hint="lower --train-problems or --eval-problems",
+            )
         return rows
 
     def stage_teacher(self) -> dict[str, Any]:
@@ -245,13 +261,11 @@ class Quickstart:
             complete_only,
             dedup,
             lambda ds: decontaminate(ds, extra={"quickstart_heldout": held_out}),
-            correct_only,
+            correct_only,  # refuses (EmptyOutputError) to leave nothing to train on
         ):
             dataset, report = step(dataset)
             reports.append(report)
             self.console.print(f"  {report.summary()}")
-        if len(dataset) == 0:
-            raise RuntimeError("curation removed every row; nothing left to train on")
         path = write_table(dataset, self.workdir / "traces" / "curated.parquet")
         lineage = [report.to_dict() for report in reports]
         (self.workdir / "traces" / "lineage.json").write_text(json.dumps(lineage, indent=2))
@@ -267,11 +281,14 @@ class Quickstart:
         result = push(
             dataset,
             DATASET_REPO,
-            version="1.0.0",
             lineage=self.out("curate")["lineage"],
             license="apache-2.0",
         )
-        return {"repo_id": DATASET_REPO, "version": "1.0.0", "location": str(result.url_or_path)}
+        return {
+            "repo_id": DATASET_REPO,
+            "version": result.version,
+            "location": str(result.url_or_path),
+        }
 
     def stage_train(self) -> dict[str, Any]:
         from toolkit.training import train
@@ -281,7 +298,8 @@ class Quickstart:
             # The `smollm2` alias records the Hub id as the base model (for the card's metadata).
             "base_model": self.config.teacher or "smollm2",
             "output_dir": str(self.workdir / "student"),
-            "data": {"path": DATASET_REPO, "version": "1.0.0", "format": "schema"},
+            "data": {"path": DATASET_REPO, "version": self.out("push")["version"],
+                     "format": "schema"},
             "params": {
                 "lr": 5.0e-4,
                 "max_steps": self.config.train_steps,
@@ -302,24 +320,30 @@ class Quickstart:
         result = train(recipe)
         return {"model_dir": str(result.output_dir)}
 
-    def stage_evaluate(self) -> dict[str, Any]:
-        from toolkit.evaluation import evaluate
+    def _task_file(self) -> Path:
+        """The held-out problems as a task file (the same one for the student and the base)."""
         from toolkit.io import write_table
         from toolkit.schema import TraceRecord, records_to_dataset
 
-        held_out = self._problems()[self.config.train_problems :]
-        held_out = held_out[: self.config.eval_problems]
-        task_file = self.workdir / "eval" / "quickstart_heldout.parquet"
-        records = [
-            TraceRecord(problem=p["problem"], answer="", gold_answer=p["answer"],
-                        source="quickstart-heldout")
-            for p in held_out
-        ]  # fmt: skip
-        write_table(records_to_dataset(records), task_file)
-        out_dir = self.workdir / "eval"
+        task_file = self.workdir / "tasks" / "quickstart_heldout.parquet"
+        if not task_file.exists():
+            held_out = self._problems()[self.config.train_problems :]
+            held_out = held_out[: self.config.eval_problems]
+            records = [
+                TraceRecord(problem=p["problem"], answer="", gold_answer=p["answer"],
+                            source="quickstart-heldout")
+                for p in held_out
+            ]  # fmt: skip
+            write_table(records_to_dataset(records), task_file)
+        return task_file
+
+    def _evaluate(self, model: str, out_dir: Path) -> dict[str, Any]:
+        """One protocol for both models: greedy, n=1, the same token limit and problems."""
+        from toolkit.evaluation import evaluate
+
         results = evaluate(
-            self.out("train")["model_dir"],
-            [str(task_file)],
+            model,
+            [str(self._task_file())],
             n=1,
             greedy=True,
             max_new_tokens=self.config.eval_max_new_tokens,
@@ -328,6 +352,13 @@ class Quickstart:
         )
         return {"results": str(out_dir / "results.json"), "scores": _scores(results)}
 
+    def stage_evaluate(self) -> dict[str, Any]:
+        return self._evaluate(self.out("train")["model_dir"], self.workdir / "eval")
+
+    def stage_baseline(self) -> dict[str, Any]:
+        # The base the student was trained from (the `smollm2` alias records its Hub id).
+        return self._evaluate(self.config.teacher or "smollm2", self.workdir / "eval-base")
+
     def stage_card(self) -> dict[str, Any]:
         from toolkit.publishing import publish
 
@@ -335,12 +366,16 @@ class Quickstart:
             self.out("train")["model_dir"],
             MODEL_REPO,
             results=self.out("evaluate")["results"],
-            version="1.0.0",
+            base_results=self.out("baseline")["results"],
+            # SmolLM2 (base and teacher) and the bundled problems are Apache-2.0; a --teacher
+            # of unknown licence is the user's to declare, so only the default is assumed.
+            license="apache-2.0" if not self.config.teacher else None,
         )
         return {
             "card": str(published.readme),
             "plot": str(published.plot) if published.plot else None,
             "repo_id": MODEL_REPO,
+            "version": published.push.version,
             "location": str(published.push.url_or_path),
         }
 
@@ -358,17 +393,26 @@ class Quickstart:
             table.add_row(name, f"{record.get('seconds', 0):.0f}", _describe(name, record))
         self.console.print(table)
         model_dir = self.out("train")["model_dir"]
+        from toolkit.store import resolve_target
+
+        card = self.out("card")
         self.console.print(
-            f"Student model: {model_dir}\n"
-            f"Dataset: {DATASET_REPO} v1.0.0 in the local store ({os.environ['TOOLKIT_STORE']})\n"
-            f"Model card: {self.out('card')['card']}\n"
-            f"Chat with it: [bold]toolkit space --model {model_dir}[/] then open "
+            f"Student model: {model_dir} (published as {MODEL_REPO} v{card.get('version')})\n"
+            f"Dataset: {DATASET_REPO} v{self.out('push')['version']} in the local store "
+            f"({getattr(resolve_target(), 'root', '')})\n"
+            f"Model card: {card['card']}\n"
+            f"Chat with it: [bold]toolkit space --model {MODEL_REPO}[/] then open "
             "http://127.0.0.1:7860"
         )
         scores = self.out("evaluate")["scores"]
+        base = self.out("baseline")["scores"]
         line = (
             f"quickstart done in {seconds:.0f} s: {self.out('curate')['rows']} curated traces, "
-            f"student pass@1 " + ", ".join(f"{task}={value:.3f}" for task, value in scores.items())
+            "pass@1 "
+            + ", ".join(
+                f"{task}: student {value:.3f} vs base {base.get(task, float('nan')):.3f}"
+                for task, value in scores.items()
+            )
         )
         self.console.print(f"[bold green]{line}[/]")
         return {"state": self.state, "line": line}
@@ -390,7 +434,7 @@ def _describe(name: str, record: dict[str, Any]) -> str:
         return f"{outputs.get('repo_id')} v{outputs.get('version')}"
     if name == "train":
         return outputs.get("model_dir", "")
-    if name == "evaluate":
+    if name in ("evaluate", "baseline"):
         return ", ".join(f"{k}: {v:.3f}" for k, v in outputs.get("scores", {}).items())
     if name == "card":
         return outputs.get("card", "")

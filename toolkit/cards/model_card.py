@@ -217,7 +217,9 @@ def _training_rows(training: dict[str, Any]) -> list[tuple[str, str]]:
         else f"{training.get('task')} ({training['strategy']})",
     )
     add("base model", training.get("base_model") and sections.public_name(training["base_model"]))
-    add("teacher", training.get("teacher_model") and sections.public_name(training["teacher_model"]))
+    add(
+        "teacher", training.get("teacher_model") and sections.public_name(training["teacher_model"])
+    )
     dataset = training.get("dataset") or {}
     if dataset:
         described = sections.public_name(dataset.get("source"))
@@ -314,12 +316,14 @@ def build_model_card(
     space_url: str | None = None,
     plot_file: str | None = PLOT_FILE,
     details: Any = None,
+    local_store: bool = False,
 ) -> ModelCard:
     """Render the card for ``model_dir`` from ``results`` (a loaded results.json).
 
     ``license`` defaults to the base model's known licence and is required otherwise
     (:class:`toolkit.errors.UsageError`); ``details`` (details.parquet as a DataFrame) gives
-    the card its sample.
+    the card its sample; ``local_store`` words the usage for a repository in the local store
+    (``resolve_model``) rather than on the Hub (``hf download``).
     """
     from huggingface_hub import ModelCard, ModelCardData
 
@@ -403,6 +407,7 @@ def build_model_card(
         ollama_name=title.lower(),
         local_dir=title,
         space_url=space_url,
+        local_store=local_store,
     )
     return card
 

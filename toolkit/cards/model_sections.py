@@ -242,7 +242,7 @@ def recommendations(results: dict[str, Any], usage: dict[str, Any]) -> list[str]
         f"Sample with temperature {usage['temperature']} and top-p {usage['top_p']} (the R1 "
         "recommendation: greedy decoding makes reasoning models repeat themselves).",
         "Send no system prompt; put every instruction in the user turn.",
-        "For math, end the question with \"Please reason step by step, and put your final "
+        'For math, end the question with "Please reason step by step, and put your final '
         'answer within \\boxed{}."',
         f"Allow at least {usage['max_new_tokens']} new tokens: reasoning that is cut off gives "
         "no answer.",

@@ -14,7 +14,7 @@ from typing import Any
 
 import typer
 
-from toolkit.cli.app import app, console, fail
+from toolkit.cli.app import app, console, fail, print_json
 
 
 def _parse_options(pairs: list[str]) -> dict[str, Any]:
@@ -26,17 +26,6 @@ def _parse_options(pairs: list[str]) -> dict[str, Any]:
             fail(f"--option expects KEY=VALUE, got {pair!r}", code=2)
         options[key.strip()] = {"true": True, "false": False}.get(value.lower(), value)
     return options
-
-
-def _fail_with(error: Exception) -> None:
-    """One line (and the hint) for an error the user can act on, with its exit code."""
-    from toolkit.errors import ToolkitError
-
-    message = " ".join(str(error).split()) or type(error).__name__
-    if isinstance(error, ToolkitError) and error.hint:
-        message += f"\nhint: {error.hint}"
-    code = error.exit_code if isinstance(error, ToolkitError) else 1
-    fail(message, code=code)
 
 
 @app.command("normalize")
@@ -112,6 +101,7 @@ def normalize_command(
     option: list[str] = typer.Option(
         [], "--option", "-O", help="Any other format option as KEY=VALUE (repeatable)."
     ),
+    json_output: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Normalize a reasoning dataset into the toolkit trace schema, with a quarantine summary."""
     from toolkit.formats import REGISTRY, format_names, normalize
@@ -137,54 +127,67 @@ def normalize_command(
     named = {"generations": generations, "teacher": teacher, "problem": problem, "answer": answer}
     named |= {"reasoning": reasoning, "gold": gold, "system": system}
     options |= {key: value for key, value in named.items() if value is not None}
-    try:
-        if inspect:
-            report = inspect_data(
-                data if data is not None else fmt,
-                "auto" if data is None else fmt,
-                split=split,
-                revision=revision,
-                limit=limit,
-                **options,
-            )
-            typer.echo(report.render())
-            if report.error is not None:
-                raise typer.Exit(report.error.exit_code)
-            return
-        if output is None:
-            fail("missing option -o/--output (or use --inspect to only look)", code=2)
-            return
-        check_output_path(output)
-        if quarantine is not None:
-            check_output_path(quarantine)
-        result = normalize(
-            fmt,
-            data,
+    if inspect:
+        report = inspect_data(
+            data if data is not None else fmt,
+            "auto" if data is None else fmt,
             split=split,
             revision=revision,
             limit=limit,
-            strict=strict,
-            num_proc=num_proc,
-            return_quarantine=True,
-            system_prompt=system_prompt,
-            strip_templates=not keep_templates,
             **options,
         )
-    except (ValueError, OSError) as error:  # toolkit errors are ValueError/OSError subclasses
-        _fail_with(error)
+        typer.echo(report.render())
+        if report.error is not None:
+            raise typer.Exit(report.error.exit_code)
         return
+    if output is None:
+        fail("missing option -o/--output (or use --inspect to only look)", code=2)
+        return
+    # Before any conversion: a bad -o fails in a second. Errors below are ToolkitErrors (one
+    # line at the CLI's boundary); anything else is a bug and keeps its traceback.
+    check_output_path(output)
+    if quarantine is not None:
+        check_output_path(quarantine)
+    result = normalize(
+        fmt,
+        data,
+        split=split,
+        revision=revision,
+        limit=limit,
+        strict=strict,
+        num_proc=num_proc,
+        return_quarantine=True,
+        system_prompt=system_prompt,
+        strip_templates=not keep_templates,
+        **options,
+    )
     dataset, quarantined = result
     written = write_table(dataset, output)
+    if quarantine is not None:
+        write_table(quarantined, quarantine)
     summary = result.summary
     detection = summary.detection
+    if json_output:
+        print_json(
+            {
+                "format": summary.format,
+                "detected": fmt == "auto",
+                "kept": summary.kept,
+                "quarantined": summary.quarantined,
+                "reasons": summary.reasons,
+                "skipped": summary.skipped,
+                "notes": summary.notes,
+                "output": str(written),
+                "quarantine": str(quarantine) if quarantine is not None else None,
+            }
+        )
+        return
     if fmt == "auto" and detection is not None:
         console.print(f"format: {summary.format} (detected, score {detection.score:g})")
     for note in summary.notes:
         console.print(f"[yellow]note:[/] {note}")
-    console.print(f"wrote {len(dataset)} records to {written}")
+    console.print(f"[bold]{summary.line()}[/] → {written}")
     if quarantine is not None:
-        write_table(quarantined, quarantine)
         console.print(f"wrote {len(quarantined)} quarantined rows to {quarantine}")
     elif len(quarantined):
         console.print("(use --quarantine PATH to keep the quarantined rows and their reasons)")
-    console.print(f"[bold]{summary.line()}[/]")

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from toolkit.cli.app import app, console, fail
+from toolkit.cli.app import app, console, quiet_model_loading
+from toolkit.errors import ToolkitError
 
 
 @app.command()
@@ -23,7 +24,8 @@ def quickstart(
     ),
     fresh: bool = typer.Option(False, "--fresh", help="Delete WORKDIR and start over."),
 ) -> None:
-    """Run generate → normalize → verify → curate → push → train → evaluate → card, offline.
+    """Run generate → normalize → verify → curate → push → train → evaluate (student and
+    base) → card, offline; then `toolkit space --model local/quickstart-student` chats with it.
 
     Re-running resumes: finished stages are skipped (state in WORKDIR/quickstart.json).
     """
@@ -40,7 +42,10 @@ def quickstart(
         teacher=teacher,
         fresh=fresh,
     )
+    quiet_model_loading()
     try:
         Quickstart(config, console=console).run()
-    except (RuntimeError, ValueError, FileNotFoundError) as error:
-        fail(f"quickstart stopped: {error} (re-run the same command to resume)")
+    except ToolkitError as error:  # anything else is a bug: its traceback shows
+        resume = "re-run the same command to resume (finished stages are kept)"
+        error.hint = f"{error.hint}; then {resume}" if error.hint else resume
+        raise

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
 
-from toolkit.cli.app import app, console, fail
+from toolkit.cli.app import app, console, fail, quiet_model_loading
 
 
 def _looks_like_path(model: str) -> bool:
@@ -72,8 +73,13 @@ def space(
         None, "--concurrency", min=1, help="Chats that stream at once (default: per backend)."
     ),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
-    port: int = typer.Option(
-        7860, "--port", "-p", min=0, max=65535, help="Port (0: any free one)."
+    port: int | None = typer.Option(
+        None,
+        "--port",
+        "-p",
+        min=0,
+        max=65535,
+        help="Port (0: any free one). Default: $GRADIO_SERVER_PORT (Gradio's own), else 7860.",
     ),
     share: bool = typer.Option(
         False, "--share/--no-share", help="Also open a public gradio.live link (off by default)."
@@ -109,6 +115,10 @@ def space(
 
         settings = replace(settings, model=_check_model_dir(settings.model))
 
+    if port is None:
+        port = _default_port()
+    if settings.backend == "transformers":
+        quiet_model_loading()
     model_object = settings.build_model()
     console.print(f"[bold]toolkit space[/]: {model_object.backend} · {model_object.model}")
     if preload:
@@ -116,6 +126,16 @@ def space(
             asyncio.run(_check(model_object))
     demo = build_demo(settings, model=model_object)
     launch(demo, host=host, port=port, share=share)
+
+
+def _default_port() -> int:
+    """``$GRADIO_SERVER_PORT`` (the variable Gradio itself reads), else Gradio's 7860."""
+    value = os.environ.get("GRADIO_SERVER_PORT", "").strip()
+    if not value:
+        return 7860
+    if not value.isdigit() or not 0 <= int(value) <= 65535:
+        fail(f"GRADIO_SERVER_PORT={value!r} is not a port number", code=2)
+    return int(value)
 
 
 async def _check(model: object) -> None:

@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 from datasets.features.features import decode_nested_example
 
 from toolkit.answers import final_answer as default_final_answer
+from toolkit.errors import DataError
 from toolkit.formats.arrow_json import JSON_ENCODER, json_members
 from toolkit.formats.prompts import SystemPromptPolicy, strip_template
 from toolkit.schema import FEATURES
@@ -245,7 +246,10 @@ class Records:
         """Send the source row at ``position`` to the quarantine (or raise, when strict)."""
         row = self.batch.indices[position]
         if self.strict:
-            raise ValueError(f"row {row}: field {field!r}: {reason} (source {self.source})")
+            raise DataError(  # one line at the CLI's boundary, a ValueError for callers
+                f"row {row}: field {field!r}: {reason} (source {self.source})",
+                hint="without --strict, bad rows go to the quarantine and the run goes on",
+            )
         raw = self.batch.raw_row(position)
         self.rows.append((*_NO_RECORD, position, None, row, field, reason, raw))
 

@@ -51,12 +51,11 @@ SMOLLM2_ALIASES = ("smollm2", "smollm2-135m", "smollm2-135m-instruct")
 
 
 def resolve_model(name_or_path: str) -> str:
-    """``smollm2`` → the local SmolLM2 directory; anything else is returned unchanged."""
-    if name_or_path.strip().lower() in SMOLLM2_ALIASES:
-        from toolkit.models import smollm2_model_dir
+    """What a model name means (alias, local store id, path or Hub id), as everywhere else:
+    :func:`toolkit.models.resolve_model`."""
+    from toolkit.models import resolve_model as resolve
 
-        return str(smollm2_model_dir())
-    return name_or_path
+    return resolve(name_or_path)
 
 
 @dataclass
@@ -165,7 +164,8 @@ def to_messages_table(table: datasets.Dataset, config: DataConfig) -> datasets.D
         messages = [[t for t in m if t["role"] != "system"] for m in messages]
     if config.system_prompt:
         messages = [_with_system(m, config.system_prompt) for m in messages]
-    return datasets.Dataset.from_dict({"messages": [_clean(m) for m in messages]})
+    cleaned = [_clean(m, row, config.path) for row, m in enumerate(messages, 1)]
+    return datasets.Dataset.from_dict({"messages": cleaned})
 
 
 def _normalize(table: datasets.Dataset, fmt: str | None) -> datasets.Dataset:
@@ -188,8 +188,22 @@ def _with_system(messages: list[dict[str, str]], system: str) -> list[dict[str, 
     return [{"role": "system", "content": system}, *messages]
 
 
-def _clean(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
-    return [{"role": str(m["role"]), "content": str(m.get("content") or "")} for m in messages]
+def _clean(messages: Any, row: int, path: str) -> list[dict[str, str]]:
+    """Turns as ``{role, content}`` strings; anything else (a ``messages`` that is a string, a
+    turn without a role) is a :class:`DataError` naming the file and row, not a traceback."""
+    if not isinstance(messages, list | tuple) or not all(
+        isinstance(m, dict) and isinstance(m.get("role"), str) for m in messages
+    ):
+        kind = type(messages).__name__ if not isinstance(messages, list | tuple) else "a list"
+        raise DataError(
+            f'\'messages\' must be a list of {{"role": …, "content": …}} turns, got {kind}'
+            + ("" if not isinstance(messages, list | tuple) else " with a turn that has no role"),
+            path=path,
+            row=row,
+            field="messages",
+            hint="fix the row, or normalize the data first (`toolkit normalize auto DATA`)",
+        )
+    return [{"role": m["role"], "content": str(m.get("content") or "")} for m in messages]
 
 
 def _unusable(messages: list[dict[str, str]], *, drop_incomplete: bool) -> str | None:
