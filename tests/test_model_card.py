@@ -227,3 +227,102 @@ def test_template_override(evaluated, tmp_path, monkeypatch):
     monkeypatch.setenv("TOOLKIT_MODEL_CARD_TEMPLATE", str(tmp_path / "missing.j2"))
     with pytest.raises(FileNotFoundError, match="TOOLKIT_MODEL_CARD_TEMPLATE"):
         build_model_card(model_dir, model.results)
+
+
+# --- issue 14 item 12: cards worth publishing -----------------------------------------------
+
+
+def _without_thinking(results: dict) -> dict:
+    """The same results as a model that never opened <think> would have them."""
+    import copy
+
+    changed = copy.deepcopy(results)
+    for entry in changed["tasks"].values():
+        entry["reasoning"].update(
+            mean_thinking_tokens=0.0, median_thinking_tokens=0.0, max_thinking_tokens=0,
+            share_with_reasoning=0.0,
+        )  # fmt: skip
+    return changed
+
+
+def test_card_claims_follow_the_numbers(evaluated):
+    model_dir, model, _ = evaluated
+    thinking = build_model_card(model_dir, model.results, repo_id="me/r1").text
+    assert "It reasons inside `<think>…</think>`" in thinking
+    silent = build_model_card(model_dir, _without_thinking(model.results), repo_id="me/r1").text
+    assert "thinks inside" not in silent and "reasons inside" not in silent
+    assert "wrote **no** `<think>…</think>` reasoning (0 thinking tokens)" in silent
+
+
+def test_card_has_sample_prompt_parameters_citation_limitations(evaluated):
+    model_dir, model, base = evaluated
+    written = write_model_card(model_dir, model.results_path, base_results=base.results_path,
+                               repo_id="me/student-r1")  # fmt: skip
+    text = written.readme.read_text()
+    # a real evaluated completion, from details.parquet, with its verdict
+    assert "### A sample from the evaluation" in text and "graded **correct**" in text
+    assert "Let me think about it, sample 0." in text
+    # the exact prompt text and the generation parameters
+    assert "Please reason step by step, and put your final answer within \\boxed{}." in text
+    assert "temperature 0.6 and top-p 0.95" in text and "max_new_tokens = 32768" in text
+    # usage recommendations, limitations, citation, licence
+    assert "## Usage recommendations" in text and "Send no system prompt" in text
+    assert "## Limitations" in text and "evaluated on 2 problems only" in text
+    assert "## Citation" in text and "@misc{me_student_r1," in text
+    assert "2501.12948" in text  # DeepSeek-R1
+    assert "## License" in text
+    # base-vs-student table (the base was evaluated)
+    assert "| task | metric | this model | scripted-model | Δ |" in text
+
+
+def test_card_usage_says_hf_download(evaluated):
+    model_dir, model, _ = evaluated
+    text = build_model_card(model_dir, model.results, repo_id="me/student-r1").text
+    assert "hf download me/student-r1 --local-dir student-r1" in text
+    assert "huggingface-cli" not in text
+    local = build_model_card(model_dir, model.results, repo_id="me/r1", local_store=True).text
+    assert 'resolve_model("me/r1")' in local and "hf download" not in local
+
+
+def test_card_publishes_no_local_paths(evaluated, tmp_path):
+    model_dir, model, _ = evaluated
+    summary = dict(TRAINING_SUMMARY)
+    summary["dataset"] = {**summary["dataset"], "source": str(tmp_path / "private" / "t.jsonl")}
+    summary["base_model"] = "HuggingFaceTB/SmolLM2-135M-Instruct"
+    (model_dir / "training_summary.json").write_text(json.dumps(summary))
+    (model_dir / "recipe.yaml").write_text(
+        f"task: sft\noutput_dir: {tmp_path}/runs/x\ndata:\n  path: {tmp_path}/private/t.jsonl\n"
+    )
+    results = json.loads(model.results_path.read_text())
+    results["model"]["path"] = str(tmp_path / "models" / "student")
+    for entry in results["tasks"].values():
+        entry["dataset"]["local_file"] = str(tmp_path / "bench" / "x.jsonl")
+    from toolkit.publishing import publish
+
+    published = publish(model_dir, "me/no-paths", results=results, license="apache-2.0")
+    card = published.readme.read_text()
+    assert str(tmp_path) not in card and "/tmp/" not in card
+    assert "`t.jsonl`" in card  # the local training file is named by its file name only
+    assert str(tmp_path) not in (model_dir / "eval_results.json").read_text()
+
+
+def test_license_required_unless_the_base_model_is_known(evaluated, tmp_path):
+    from toolkit.errors import UsageError
+
+    model_dir, model, _ = evaluated
+    card = build_model_card(model_dir, model.results, repo_id="me/r1")
+    assert card.data.license == "apache-2.0"  # SmolLM2's, inferred
+    with pytest.raises(UsageError, match="licence of the base model someone/unknown-base"):
+        build_model_card(model_dir, model.results, base_model="someone/unknown-base")
+    assert (
+        build_model_card(
+            model_dir, model.results, base_model="someone/unknown-base", license="mit"
+        ).data.license
+        == "mit"
+    )
+    result = CliRunner().invoke(
+        app, ["card", str(model_dir), "--results", str(model.results_path), "--base-model",
+              "someone/unknown-base", "-o", str(tmp_path / "card")],
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "pass --license" in " ".join(result.output.split()) and "Traceback" not in result.output

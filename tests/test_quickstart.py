@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +21,7 @@ STAGES = [
     "push",
     "train",
     "evaluate",
+    "baseline",
     "card",
 ]
 
@@ -68,9 +70,20 @@ def test_quickstart_runs_every_stage_then_resumes(tmp_path, smollm2_dir, monkeyp
     card = (workdir / "student" / "README.md").read_text()
     assert "model-index" in card and "quickstart_heldout" in card
     assert state["card"]["outputs"]["repo_id"] == MODEL_REPO
+    # issue 14 item 12: the base was evaluated too, so the card compares; no local paths
+    base = json.loads((workdir / "eval-base" / "results.json").read_text())
+    assert base["protocol"] == {**results["protocol"], "seed": base["protocol"]["seed"]}
+    assert "| task | metric | this model | SmolLM2-135M-Instruct | Δ |" in card
+    assert str(tmp_path) not in card and "/.cache/" not in card
+    assert "toolkit space --model local/quickstart-student" in " ".join(first.stderr.split())
+    # item 9: the card's `toolkit space --model local/quickstart-student` names a loadable model
+    from toolkit.models import resolve_model
+
+    assert (Path(resolve_model(MODEL_REPO)) / "config.json").is_file()
 
     began = time.monotonic()
     second = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert second.returncode == 0, second.stderr[-3000:]
     assert second.stderr.count("done earlier, skipped") == len(STAGES)
+    assert "toolkit space --model local/quickstart-student" in " ".join(second.stderr.split())
     assert time.monotonic() - began < 60  # nothing was redone

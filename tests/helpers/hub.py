@@ -163,6 +163,7 @@ class FakeHub:
             handler = {
                 ("GET", "refs"): self._refs,
                 ("GET", "revision"): self._revision,
+                ("GET", "tree"): self._tree,
                 ("POST", "paths-info"): self._paths_info,
                 ("POST", "preupload"): self._preupload,
                 ("POST", "commit"): self._commit,
@@ -254,6 +255,20 @@ class FakeHub:
             "private": repo.private,
             "siblings": [{"rfilename": path} for path in sorted(files)],
         }
+
+    def _tree(self, repo: FakeRepo, rest: str, r: Recorded) -> tuple[int, Any]:
+        """``tree/<revision>[/<folder>]`` (what ``hf download`` lists): every file, flat (the
+        client asks ``recursive=true``); one page, no pagination."""
+        revision, _, folder = unquote(rest).partition("/")
+        files = repo.files_at(revision)
+        if files is None:
+            return 404, {"error": f"Invalid rev id: {revision}"}
+        prefix = f"{folder.rstrip('/')}/" if folder else ""
+        return 200, [
+            {"type": "file", "path": p, "size": len(data), "oid": git_blob_id(data)}
+            for p, data in sorted(files.items())
+            if p.startswith(prefix)
+        ]
 
     def _paths_info(self, repo: FakeRepo, rest: str, r: Recorded) -> tuple[int, Any]:
         files = repo.files_at(unquote(rest))

@@ -161,6 +161,8 @@ def quiet_model_loading() -> None:
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()
+    if not debug_enabled():  # "generation flags are not valid" and other notes about internals
+        transformers_logging.set_verbosity_error()
 
 
 def fail(message: str, code: int = 1, hint: str | None = None) -> None:
