@@ -222,7 +222,8 @@ def test_cli_verify_writes_columns_and_summary(tmp_path):
     assert "1 correct of 1 graded" in output
     assert "gold_unparseable: 1" in output
     bad = CliRunner().invoke(app, ["verify", str(source), "-o", str(out), "--answer-type", "x"])
-    assert bad.exit_code == 1 and "answer_type must be one of" in bad.output
+    # A usage error exits 2 (README: exit codes), through the CLI's one error boundary.
+    assert bad.exit_code == 2 and "answer_type must be one of" in bad.output
 
 
 def test_verify_dataset_flags_wrong_typed_golds_and_records_verdicts():

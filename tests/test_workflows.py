@@ -299,6 +299,7 @@ def test_evaluate_and_publish_end_to_end_on_a_tiny_model_to_the_local_store(
         OUT_DIR=str(out),
         DATA_FILES=f"gsm8k={gsm8k},math500={math500}",
         GITHUB_STEP_SUMMARY=str(summary),
+        LICENSE="apache-2.0",  # the tiny model's base is unknown: the card needs one
     )
     result = _run_script(EVALUATE_AND_PUBLISH, env, timeout=420)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -15,6 +15,8 @@
 #   VERSION         version tag to publish, e.g. 1.2.0 or v1.2.0 (default: none)
 #   CREATE_PR       true: open a pull request instead of pushing to main (default: false)
 #   OUT_DIR         where results.json, details.parquet and the card go (default: eval-output)
+#   LICENSE         the model card's licence id, e.g. apache-2.0 (default: the base model's,
+#                   when the toolkit knows it; required otherwise)
 #   DATA_FILES      TASK=PATH[,TASK=PATH] local benchmark files (offline runs)
 #   HF_TOKEN        with it, publish to the Hub (TOOLKIT_TARGET=hub); without it, to the local
 #                   store ($TOOLKIT_STORE). Never printed.
@@ -38,6 +40,7 @@ VERSION="${VERSION#v}"
 CREATE_PR="${CREATE_PR:-false}"
 OUT_DIR="${OUT_DIR:-eval-output}"
 DATA_FILES="${DATA_FILES:-}"
+LICENSE="${LICENSE:-}"
 JOB_IMAGE="${JOB_IMAGE:-pytorch/pytorch:2.7.1-cuda12.6-cudnn9-devel}"
 JOB_TIMEOUT="${JOB_TIMEOUT:-6h}"
 
@@ -71,6 +74,7 @@ if [[ "$RUNNER" == "hf-job" ]]; then
     --env "MODEL=$MODEL" --env "REPO_ID=$REPO_ID" --env "TASKS=$TASKS" \
     --env "NUM_SAMPLES=$NUM_SAMPLES" --env "LIMIT=$LIMIT" --env "MAX_NEW_TOKENS=$MAX_NEW_TOKENS" \
     --env "VERSION=$VERSION" --env "CREATE_PR=$CREATE_PR" --env "DATA_FILES=$DATA_FILES" \
+    --env "LICENSE=$LICENSE" \
     --env "RUNNER=local" --env "OUT_DIR=/tmp/eval-output" \
     --env "TOOLKIT_PACKAGE=$TOOLKIT_PACKAGE" --env "SCRIPT_B64=$script_b64" \
     "$JOB_IMAGE" bash -c \
@@ -110,15 +114,17 @@ fi
 # ---------------------------------------------------------------------------------------------
 # 2. model card (a copy for the artifacts; publish writes the same card into the repository)
 # ---------------------------------------------------------------------------------------------
+license_args=()
+[[ -n "$LICENSE" ]] && license_args+=(--license "$LICENSE")
 log "2/3 toolkit card"
 toolkit card "$MODEL_DIR" --results "$OUT_DIR/results.json" --repo-id "$REPO_ID" \
-  --output "$OUT_DIR/card"
+  --output "$OUT_DIR/card" "${license_args[@]}"
 [[ -s "$OUT_DIR/card/README.md" ]] || die "toolkit card wrote no README.md"
 
 # ---------------------------------------------------------------------------------------------
 # 3. publish: the Hub with a token, the local store without one
 # ---------------------------------------------------------------------------------------------
-publish_args=(--results "$OUT_DIR/results.json")
+publish_args=(--results "$OUT_DIR/results.json" "${license_args[@]}")
 [[ -n "$VERSION" ]] && publish_args+=(--version "$VERSION")
 [[ "$CREATE_PR" == "true" ]] && publish_args+=(--create-pr)
 if [[ -n "${HF_TOKEN:-}" ]]; then
