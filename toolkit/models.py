@@ -160,12 +160,13 @@ def resolve_model(name_or_path: str) -> str:
         return name
     repo_id, _, ref = name.partition("@")
     if repo_id.count("/") == 1 and not name.startswith((".", "/", "~")):
-        from toolkit import hub
+        from toolkit.store import check_version, local_store
 
-        try:
-            return str(hub.checkout(repo_id, ref or hub.DEFAULT_BRANCH, repo_type="model"))
-        except (FileNotFoundError, ValueError):
-            return name  # not in the local store: a Hub id
+        store = local_store()
+        if (store.repo_path(repo_id, "model") / "HEAD").exists():
+            # a missing version is an error (with the versions there), not a Hub lookup
+            tag = store.resolve_ref(repo_id, check_version(ref or None), repo_type="model")
+            return str(store.checkout(repo_id, tag, repo_type="model"))
     return name
 
 

@@ -59,6 +59,12 @@ def resolve_target(store: StoreSpec = None) -> Store:
         return HubStore()
     if store is not None:
         return LocalStore(store)
+    return local_store()
+
+
+def local_store() -> LocalStore:
+    """The local store, whatever ``TOOLKIT_TARGET`` says: ``$TOOLKIT_STORE``, else
+    ``<toolkit cache>/store`` (where models published without the Hub live)."""
     env_store = os.environ.get("TOOLKIT_STORE")
     if env_store:
         return LocalStore(env_store)
@@ -189,6 +195,7 @@ def checkout(
 
 
 __all__ = [
+    "local_store",
     "DEFAULT_BRANCH",
     "LINEAGE_FILE",
     "MANIFEST",
