@@ -162,7 +162,7 @@ def test_a_published_model_is_named_by_its_store_id_everywhere(model_dir, result
     pinned = Path(resolve_model("me/student-r1@1.0.0"))
     assert (latest / "config.json").is_file() and latest == pinned
     assert resolve_model("someone/not-published") == "someone/not-published"  # a Hub id
-    with pytest.raises(UsageError, match="no version or revision 'v9.9.9'"):
+    with pytest.raises(UsageError, match=r"no version or revision 'v9\.9\.9'"):
         resolve_model("me/student-r1@9.9.9")
     # the one loader takes the store id like any path
     from toolkit.backends import make_model

@@ -195,7 +195,6 @@ def checkout(
 
 
 __all__ = [
-    "local_store",
     "DEFAULT_BRANCH",
     "LINEAGE_FILE",
     "MANIFEST",
@@ -211,6 +210,7 @@ __all__ = [
     "load",
     "load_lineage",
     "local_repo_path",
+    "local_store",
     "next_version",
     "push",
     "push_folder",
