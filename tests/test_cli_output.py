@@ -239,3 +239,27 @@ def test_quickstart_error_is_one_line_with_the_resume_hint(tmp_path):
     result = invoke("quickstart", "--workdir", tmp_path / "qs", "--train-problems", "100")
     _one_line_error(result, "bundled problems", "re-run the same command to resume")
     assert result.exit_code == 2
+
+
+# --- models named the same way everywhere (issue 14 item 9) -------------------------------------
+
+
+@pytest.mark.integration
+def test_space_takes_the_smollm2_alias_and_store_ids(monkeypatch, smollm2_dir, tiny_model_dir):
+    """`toolkit space --model smollm2` (as `train` and `eval` take it) and `--model org/name` of a
+    model published to the local store (what the quickstart's card prints) load and serve."""
+    import importlib
+
+    from toolkit.store import push_folder
+
+    launched = []
+    space = importlib.import_module("toolkit.cli.space")
+    monkeypatch.setattr(space, "launch", lambda demo, **kwargs: launched.append(kwargs))
+    push_folder(tiny_model_dir, "local/tiny-student", version="1.0.0")
+    for model in ("smollm2", "local/tiny-student", "local/tiny-student@1.0.0"):
+        result = invoke("space", "--model", model, "--port", "0")
+        assert result.exit_code == 0, (model, result.output)
+        assert "Traceback" not in result.output
+    assert len(launched) == 3
+    missing = invoke("space", "--model", "local/tiny-student@2.0.0", "--port", "0")
+    _one_line_error(missing, "no version or revision 'v2.0.0'")

@@ -5,16 +5,14 @@ command resumes and asks only for what is missing."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 from typer.testing import CliRunner
 
+from tests.helpers.kill import kill_after_lines, run
 from tests.helpers.servers import FaultPlan, OpenAIServer
 from toolkit.cli import app
 from toolkit.evaluation.results import load_results
@@ -77,32 +75,15 @@ def test_transient_faults_cost_at_most_one_rerun_and_nothing_is_discarded(tmp_pa
 def test_kill_9_in_the_middle_loses_nothing(tmp_path):
     task, out = _task_file(tmp_path), tmp_path / "eval"
     results_file = out / "state" / "results.jsonl"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
     command = [sys.executable, "-m", "toolkit", *_args(task, "URL", out)]
     with OpenAIServer(model="m", responder=_responder, latency=0.05, native_n=False) as server:
         command = [server.url + "/v1" if part == "URL/v1" else part for part in command]
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.PIPE)  # fmt: skip
-        try:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline and process.poll() is None:
-                if results_file.exists() and results_file.read_bytes().count(b"\n") >= 60:
-                    break
-                time.sleep(0.05)
-            assert process.poll() is None, "the evaluation finished before it could be killed"
-            process.send_signal(signal.SIGKILL)
-            process.wait(30)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait(30)
-            process.stderr.close()
+        assert kill_after_lines(command, results_file, 60) == -signal.SIGKILL
         finished = {json.loads(line)["key"] for line in results_file.read_text().splitlines()}
         asked_before = server.stats["completed"]
         assert 60 <= len(finished) < PROBLEMS * SAMPLES and not (out / "results.json").exists()
 
-        rerun = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True,
-                               timeout=300)  # fmt: skip
+        rerun = run(command)
         assert rerun.returncode == 0, rerun.stderr[-2000:]
         asked_again = server.stats["completed"] - asked_before
     # nothing finished was asked again (requests in flight at the kill are asked again)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 import datasets
 
+from tests.helpers.kill import kill_after_lines, run
 from tests.helpers.servers import OpenAIServer
 from toolkit.generation import read_jsonl_tolerant
 from toolkit.schema import loads_metadata, validate_dataset
@@ -37,27 +35,9 @@ def test_sigkill_mid_run_then_rerun_is_exactly_once(tmp_path):
     ).to_json(source)
     output = tmp_path / "out.parquet"
     results = tmp_path / "out.parquet.state" / "results.jsonl"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
     with OpenAIServer(model="m", latency=0.15) as server:
-        process = subprocess.Popen(
-            _command(source, server.url, output), cwd=REPO, env=env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + 90
-            while time.monotonic() < deadline and process.poll() is None:
-                if results.exists() and results.read_bytes().count(b"\n") >= 12:
-                    break
-                time.sleep(0.05)
-            assert process.poll() is None, "the run finished before it could be killed"
-            process.send_signal(signal.SIGKILL)
-            process.wait(30)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait(30)
-            process.stderr.close()
-        assert process.returncode == -signal.SIGKILL
+        returncode = kill_after_lines(_command(source, server.url, output), results, 12, timeout=90)
+        assert returncode == -signal.SIGKILL
         assert not output.exists()
         # a kill during a write leaves a torn line; simulate the worst case on top of the real kill
         with open(results, "ab") as handle:
@@ -69,10 +49,7 @@ def test_sigkill_mid_run_then_rerun_is_exactly_once(tmp_path):
         # bodies are recorded on arrival: everything the killed process sent is already counted
         requests_before = len(server.requests)
 
-        rerun = subprocess.run(
-            _command(source, server.url, output), cwd=REPO, env=env,
-            capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+        rerun = run(_command(source, server.url, output), timeout=120)
         assert rerun.returncode == 0, rerun.stderr[-2000:]
         requests_second = len(server.requests) - requests_before
 

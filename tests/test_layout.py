@@ -20,6 +20,7 @@ LENGTH_REASON = "Length:"
 KERNEL = (
     "toolkit.errors",
     "toolkit.config",
+    "toolkit.lazy",
     "toolkit.redact",
     "toolkit.thinking",
     "toolkit.schema",

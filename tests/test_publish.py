@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -154,3 +155,23 @@ def test_publish_cli(model_dir, results_file):
     result = CliRunner().invoke(app, ["publish", str(model_dir), "me/cli-model"])
     assert result.exit_code == 0  # README.md exists now: identical content, nothing new
     assert "unchanged" in result.output
+
+
+def test_a_published_model_is_named_by_its_store_id_everywhere(model_dir, results_file):
+    """Issue 14, item 9: `toolkit space --model local/quickstart-student` failed because store
+    ids were not resolved; one resolver serves train, eval and chat."""
+    from toolkit.errors import UsageError
+    from toolkit.models import resolve_model
+
+    publish(model_dir, "me/student-r1", results=results_file, version="1.0.0")
+    latest = Path(resolve_model("me/student-r1"))
+    pinned = Path(resolve_model("me/student-r1@1.0.0"))
+    assert (latest / "config.json").is_file() and latest == pinned
+    assert resolve_model("someone/not-published") == "someone/not-published"  # a Hub id
+    with pytest.raises(UsageError, match=r"no version or revision 'v9\.9\.9'"):
+        resolve_model("me/student-r1@9.9.9")
+    # the one loader takes the store id like any path
+    from toolkit.backends import make_model
+
+    model = make_model("transformers", "me/student-r1")
+    assert model.load().path == str(latest)

@@ -21,8 +21,9 @@ use. Stage modules are named for what they hold (``toolkit.generation``,
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from toolkit.lazy import lazy_getattr
 
 #: public name -> "module:attribute" (or "module" for a namespace module)
 _EXPORTS = {
@@ -85,18 +86,14 @@ def _version() -> str:
         return "0+unknown"
 
 
+_exported = lazy_getattr(__name__, globals(), _EXPORTS)
+
+
 def __getattr__(name: str) -> Any:
     if name == "__version__":
         globals()[name] = value = _version()
         return value
-    target = _EXPORTS.get(name)
-    if target is None:
-        raise AttributeError(f"module 'toolkit' has no attribute {name!r}")
-    module_name, _, attribute = target.partition(":")
-    module = importlib.import_module(module_name)
-    value = getattr(module, attribute) if attribute else module
-    globals()[name] = value
-    return value
+    return _exported(name)
 
 
 def __dir__() -> list[str]:

@@ -150,34 +150,24 @@ def resolve_model(name_or_path: str) -> str:
     * an alias (``smollm2``) → the local SmolLM2 directory;
     * an existing path → itself;
     * a model published to the local store (``org/name``, or ``org/name@VERSION``) → a
-      read-only checkout of that version (the latest without ``@``);
-    * ``org/name@VERSION`` with ``TOOLKIT_TARGET=hub`` → that version's snapshot from the Hub;
+      read-only checkout of that version (the default branch without ``@``);
     * anything else (a Hub id) → unchanged, for ``from_pretrained`` to resolve.
-
-    Raises :class:`toolkit.errors.MissingError` for ``org/name@VERSION`` when no store has it
-    (a version is a store concept: the Hub id alone would silently load another revision).
     """
     name = str(name_or_path).strip()
     if name.lower() in MODEL_ALIASES:
         return str(smollm2_model_dir())
     if Path(name).exists():
         return name
-    repo_id, at, version = name.partition("@")
-    if repo_id.count("/") != 1 or name.startswith((".", "/", "~")):
-        return name
-    from toolkit.errors import MissingError
-    from toolkit.store import LocalStore, check_version, resolve_target
+    repo_id, _, ref = name.partition("@")
+    if repo_id.count("/") == 1 and not name.startswith((".", "/", "~")):
+        from toolkit.store import check_version, local_store
 
-    target = resolve_target()
-    if not isinstance(target, LocalStore) and not at:
-        return name  # a Hub id: from_pretrained downloads and caches it
-    try:
-        ref = target.resolve_ref(repo_id, check_version(version or None), repo_type="model")
-        return str(target.checkout(repo_id, ref, repo_type="model"))
-    except MissingError:
-        if at:
-            raise
-        return name  # not in the local store: a Hub id
+        store = local_store()
+        if (store.repo_path(repo_id, "model") / "HEAD").exists():
+            # a missing version is an error (with the versions there), not a Hub lookup
+            tag = store.resolve_ref(repo_id, check_version(ref or None), repo_type="model")
+            return str(store.checkout(repo_id, tag, repo_type="model"))
+    return name
 
 
 # ------------------------------------------------------------------------------------------------

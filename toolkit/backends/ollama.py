@@ -12,8 +12,9 @@ Ollama has no ``n``: the engine sends one request per sample. Sampling maps to O
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from toolkit.backends.base import ChatRequest, Completion, Delta, Messages, SamplingParams
@@ -200,31 +201,25 @@ async def _prepend(first: Any, rest: Any) -> Any:
         yield part
 
 
-class _errors_mapped:
-    """The ollama client's failures as :class:`BackendError` (redacted)."""
+@contextlib.contextmanager
+def _errors_mapped(host: str) -> Iterator[None]:
+    """The ollama client's failures as :class:`BackendError` (their text redacted)."""
+    import httpx
+    import ollama
 
-    def __init__(self, host: str) -> None:
-        self.host = host
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: Any, error: Any, traceback: Any) -> bool:
-        if error is None or isinstance(error, BackendError):
-            return False
-        import httpx
-        import ollama
-
-        if isinstance(error, ollama.ResponseError):
-            status = error.status_code if error.status_code and error.status_code > 0 else 500
-            raise BackendError.from_status(status, redact(error.error)[:500]) from None
-        if isinstance(error, (httpx.TimeoutException, TimeoutError)):
-            raise BackendError("timeout", retryable=True) from error
-        if isinstance(error, (httpx.TransportError, ConnectionError, OSError)):
-            raise BackendError(
-                f"connection error: {type(error).__name__}: {redact(error)}", retryable=True
-            ) from error
-        return False
+    try:
+        yield
+    except BackendError:
+        raise
+    except ollama.ResponseError as error:
+        status = error.status_code if error.status_code and error.status_code > 0 else 500
+        raise BackendError.from_status(status, redact(error.error)[:500]) from None
+    except (httpx.TimeoutException, TimeoutError) as error:
+        raise BackendError("timeout", retryable=True) from error
+    except (httpx.TransportError, OSError) as error:  # ConnectionError is an OSError
+        raise BackendError(
+            f"connection error: {type(error).__name__}: {redact(error)}", retryable=True
+        ) from error
 
 
 __all__ = ["DEFAULT_HOST", "OllamaModel"]

@@ -20,6 +20,7 @@ log or a file even when a server echoes request headers back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -227,27 +228,21 @@ class _Done:
 _DONE: Any = _Done()
 
 
-class _errors_mapped:
-    """Map transport failures to retryable :class:`BackendError`s (and redact what we show)."""
+@contextlib.asynccontextmanager
+async def _errors_mapped(timeout: float) -> AsyncIterator[None]:
+    """Transport failures as retryable :class:`BackendError` (their text redacted)."""
+    import aiohttp
 
-    def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
-
-    async def __aenter__(self) -> None:
-        return None
-
-    async def __aexit__(self, kind: Any, error: Any, traceback: Any) -> bool:
-        if error is None or isinstance(error, BackendError):
-            return False
-        import aiohttp
-
-        if isinstance(error, (TimeoutError, asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
-            raise BackendError(f"timeout after {self.timeout:g}s", retryable=True) from error
-        if isinstance(error, (aiohttp.ClientError, ConnectionError, OSError)):
-            raise BackendError(
-                f"connection error: {type(error).__name__}: {redact(error)}", retryable=True
-            ) from error
-        return False
+    try:
+        yield
+    except BackendError:
+        raise
+    except (TimeoutError, aiohttp.ServerTimeoutError) as error:
+        raise BackendError(f"timeout after {timeout:g}s", retryable=True) from error
+    except (aiohttp.ClientError, OSError) as error:  # ConnectionError is an OSError
+        raise BackendError(
+            f"connection error: {type(error).__name__}: {redact(error)}", retryable=True
+        ) from error
 
 
 def _json(raw: bytes) -> dict[str, Any]:

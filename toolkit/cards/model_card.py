@@ -26,6 +26,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from toolkit.backends.base import R1_TEMPERATURE, R1_TOP_P
 from toolkit.cards import find_template
 from toolkit.cards import model_sections as sections
 from toolkit.cards.model_index import eval_results_from
@@ -364,8 +365,10 @@ def build_model_card(
     # Usage snippets recommend the evaluated sampling (R1 defaults when evaluated greedily) and
     # at least 1024 new tokens (a smoke evaluation's tiny limit is no advice for users).
     usage = {
-        "temperature": 0.6 if protocol.get("greedy") else protocol.get("temperature", 0.6),
-        "top_p": 0.95 if protocol.get("greedy") else protocol.get("top_p", 0.95),
+        "temperature": R1_TEMPERATURE
+        if protocol.get("greedy")
+        else protocol.get("temperature", R1_TEMPERATURE),
+        "top_p": R1_TOP_P if protocol.get("greedy") else protocol.get("top_p", R1_TOP_P),
         "max_new_tokens": max(int(protocol.get("max_new_tokens") or 4096), 1024),
     }
     card = ModelCard.from_template(

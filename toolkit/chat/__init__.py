@@ -11,13 +11,10 @@ pandas, pyarrow, torch or gradio, so a Space needs only what chat needs.
 from toolkit.chat.session import ChatSession
 from toolkit.chat.settings import SpaceSettings
 from toolkit.chat.stream import ThinkingStreamParser, clean_history
+from toolkit.lazy import lazy_getattr
 
 __all__ = ["ChatSession", "SpaceSettings", "ThinkingStreamParser", "build_demo", "clean_history"]
 
 
-def __getattr__(name: str):  # build_demo imports gradio only when asked for
-    if name == "build_demo":
-        from toolkit.chat.app import build_demo
-
-        return build_demo
-    raise AttributeError(f"module 'toolkit.chat' has no attribute {name!r}")
+# build_demo imports gradio only when asked for
+__getattr__ = lazy_getattr(__name__, globals(), {"build_demo": "toolkit.chat.app:build_demo"})

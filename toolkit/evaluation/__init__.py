@@ -9,13 +9,14 @@ first use, so the CLI can read :class:`EvalConfig` cheaply.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from toolkit.lazy import lazy_getattr
 
 _EXPORTS = {
-    "EvalConfig": "toolkit.evaluation.sampling",
-    "EvalResults": "toolkit.evaluation.runner",
-    "evaluate": "toolkit.evaluation.runner",
+    "EvalConfig": "toolkit.evaluation.sampling:EvalConfig",
+    "EvalResults": "toolkit.evaluation.runner:EvalResults",
+    "evaluate": "toolkit.evaluation.runner:evaluate",
 }
 __all__ = ["EvalConfig", "EvalResults", "evaluate"]
 
@@ -24,10 +25,4 @@ if TYPE_CHECKING:
     from toolkit.evaluation.sampling import EvalConfig
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'toolkit.evaluation' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, globals(), _EXPORTS)

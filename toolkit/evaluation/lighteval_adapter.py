@@ -16,6 +16,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from toolkit.backends.base import R1_TEMPERATURE, R1_TOP_P
+
 #: Our task names → lighteval's task names (suite ``lighteval``, zero-shot).
 LIGHTEVAL_TASKS = {
     "gsm8k": "gsm8k",
@@ -111,8 +113,8 @@ def run_lighteval(
     *,
     output_dir: str | os.PathLike[str],
     max_new_tokens: int = 32768,
-    temperature: float = 0.6,
-    top_p: float = 0.95,
+    temperature: float = R1_TEMPERATURE,
+    top_p: float = R1_TOP_P,
     limit: int | None = None,
     engine: str = "transformers",
 ) -> dict[str, Any]:

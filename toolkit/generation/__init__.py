@@ -14,25 +14,26 @@ Names are imported on first use, so the CLI can read :class:`GenerateConfig` che
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from toolkit.lazy import lazy_getattr
 
 _EXPORTS = {
-    "GenerateConfig": "toolkit.generation.config",
-    "GenerationResult": "toolkit.generation.traces",
-    "GenerationSummary": "toolkit.generation.traces",
-    "agenerate": "toolkit.generation.traces",
-    "default_state_dir": "toolkit.generation.traces",
-    "generate": "toolkit.generation.traces",
-    "lines_to_dataset": "toolkit.generation.traces",
-    "merge_shards": "toolkit.generation.traces",
-    "RateLimiter": "toolkit.generation.limits",
-    "RunSummary": "toolkit.generation.settings",
-    "run_event_loop": "toolkit.generation.engine",
-    "parse_shard": "toolkit.generation.problems",
-    "request_key": "toolkit.generation.problems",
-    "shard_range": "toolkit.generation.problems",
-    "read_jsonl_tolerant": "toolkit.generation.state",
+    "GenerateConfig": "toolkit.generation.config:GenerateConfig",
+    "GenerationResult": "toolkit.generation.traces:GenerationResult",
+    "GenerationSummary": "toolkit.generation.traces:GenerationSummary",
+    "agenerate": "toolkit.generation.traces:agenerate",
+    "default_state_dir": "toolkit.generation.traces:default_state_dir",
+    "generate": "toolkit.generation.traces:generate",
+    "lines_to_dataset": "toolkit.generation.traces:lines_to_dataset",
+    "merge_shards": "toolkit.generation.traces:merge_shards",
+    "RateLimiter": "toolkit.generation.limits:RateLimiter",
+    "RunSummary": "toolkit.generation.settings:RunSummary",
+    "run_event_loop": "toolkit.generation.engine:run_event_loop",
+    "parse_shard": "toolkit.generation.problems:parse_shard",
+    "request_key": "toolkit.generation.problems:request_key",
+    "shard_range": "toolkit.generation.problems:shard_range",
+    "read_jsonl_tolerant": "toolkit.generation.state:read_jsonl_tolerant",
 }
 
 __all__ = [
@@ -71,10 +72,4 @@ if TYPE_CHECKING:
     )
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'toolkit.generation' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, globals(), _EXPORTS)

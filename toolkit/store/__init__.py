@@ -59,6 +59,12 @@ def resolve_target(store: StoreSpec = None) -> Store:
         return HubStore()
     if store is not None:
         return LocalStore(store)
+    return local_store()
+
+
+def local_store() -> LocalStore:
+    """The local store, whatever ``TOOLKIT_TARGET`` says: ``$TOOLKIT_STORE``, else
+    ``<toolkit cache>/store`` (where models published without the Hub live)."""
     env_store = os.environ.get("TOOLKIT_STORE")
     if env_store:
         return LocalStore(env_store)
@@ -204,6 +210,7 @@ __all__ = [
     "load",
     "load_lineage",
     "local_repo_path",
+    "local_store",
     "next_version",
     "push",
     "push_folder",

@@ -239,26 +239,10 @@ class HubStore(Store):
                 return False
         return True
 
-    def commit(
-        self,
-        folder: Path,
-        repo_id: str,
-        repo_type: str,
-        version: str | None,
-        content_hash: str,
-        files: Sequence[str],
-        finish: Finish,
-        *,
-        private: bool,
-        branch: str | None,
-        create_pr: bool,
-        message: str | None,
-    ) -> PushResult:
+    def commit(self, folder: Path, repo_id: str, *args: Any, **kwargs: Any) -> PushResult:
+        """:meth:`Store.commit` (see there), with Hub failures as one-line store errors."""
         with _hub_errors("push", repo_id):
-            return self._commit(
-                folder, repo_id, repo_type, version, content_hash, files, finish,
-                private=private, branch=branch, create_pr=create_pr, message=message,
-            )  # fmt: skip
+            return self._commit(folder, repo_id, *args, **kwargs)
 
     def _commit(
         self,

@@ -40,6 +40,7 @@ from typing import Any
 
 import yaml
 
+from toolkit.backends.base import R1_TEMPERATURE, R1_TOP_P
 from toolkit.training.overrides import (
     RecipeError,
     apply_overrides,
@@ -171,8 +172,8 @@ class HubSection:
 class GenerationSection:
     """Defaults written to ``generation_config.json`` (DeepSeek-R1's recommended sampling)."""
 
-    temperature: float = 0.6
-    top_p: float = 0.95
+    temperature: float = R1_TEMPERATURE
+    top_p: float = R1_TOP_P
     do_sample: bool = True
     max_new_tokens: int = 32768
 
