@@ -163,7 +163,7 @@ def test_a_published_model_is_named_by_its_store_id_everywhere(model_dir, result
     from toolkit.errors import UsageError
     from toolkit.models import resolve_model
 
-    publish(model_dir, "me/student-r1", results=results_file, version="1.0.0")
+    publish(model_dir, "me/student-r1", results=results_file, version="1.0.0", license="mit")
     latest = Path(resolve_model("me/student-r1"))
     pinned = Path(resolve_model("me/student-r1@1.0.0"))
     assert (latest / "config.json").is_file() and latest == pinned
