@@ -105,6 +105,18 @@ def test_generate_summary_printed_once(traces, tmp_path):
     assert _flat(result.output).count("samples done") == 1, result.output
 
 
+def test_eval_summary_printed_once(traces, tmp_path):
+    with OpenAIServer(model="teacher") as server:
+        args = ["eval", "teacher", "--backend", "openai", "--base-url", server.url + "/v1",
+                "--tasks", traces, "-n", "1", "-o", tmp_path / "e"]  # fmt: skip
+        result = invoke(*args)
+        assert result.exit_code == 0, result.output
+        assert _flat(result.output).count("pass@1") == 1, result.output  # the table, not a log
+        assert _flat(result.output).count("wrote") == 1, result.output
+        as_json = invoke(*args, "--json")
+    assert json.loads(as_json.stdout)["tasks"]["traces"]["num_problems"] == 3
+
+
 # --- --json -------------------------------------------------------------------------------------
 
 

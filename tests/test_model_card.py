@@ -210,6 +210,10 @@ def test_card_cli(evaluated, tmp_path):
     assert result.exit_code == 0, result.output
     data = ModelCard((model_dir / "README.md").read_text()).data.to_dict()
     assert data["license"] == "mit"
+    as_json = CliRunner().invoke(
+        app, ["card", str(model_dir), "--results", str(model.results_path), "--json"]
+    )
+    assert json.loads(as_json.stdout)["license"] == "apache-2.0"  # SmolLM2's, inferred
     result = CliRunner().invoke(
         app, ["card", str(model_dir), "--results", str(tmp_path / "missing.json")]
     )

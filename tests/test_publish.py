@@ -155,6 +155,9 @@ def test_publish_cli(model_dir, results_file):
     result = CliRunner().invoke(app, ["publish", str(model_dir), "me/cli-model"])
     assert result.exit_code == 0  # README.md exists now: identical content, nothing new
     assert "unchanged" in result.output
+    as_json = CliRunner().invoke(app, ["publish", str(model_dir), "me/cli-model", "--json"])
+    payload = json.loads(as_json.stdout)
+    assert (payload["created"], payload["version"], payload["target"]) == (False, "2.0.0", "local")
 
 
 def test_a_published_model_is_named_by_its_store_id_everywhere(model_dir, results_file):
