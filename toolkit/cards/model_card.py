@@ -390,7 +390,7 @@ def build_model_card(
         prompts=sections.prompts(results),
         limitations=sections.limitations(results, base_results, training),
         recommendations=sections.recommendations(results, usage),
-        citation=sections.citation(repo_id),
+        citation=sections.citation(repo_id, local_store),
         deepseek_citation=sections.DEEPSEEK_R1_CITATION,
         license_id=license,
         eval_table=_eval_table(results, base_results, _md(base_label)),

@@ -252,7 +252,11 @@ def recommendations(results: dict[str, Any], usage: dict[str, Any]) -> list[str]
             f"Allow more than the {protocol.get('max_new_tokens')} new tokens of this evaluation "
             f"(at least {usage['max_new_tokens']}): some answers were cut off."
         )
-    if not protocol.get("prefilled_thinking"):
+    skipped = any(
+        (entry.get("reasoning") or {}).get("share_with_reasoning", 1) < 1
+        for entry in _tasks(results)
+    )
+    if skipped and not protocol.get("prefilled_thinking"):
         tips.append(
             "If it skips its reasoning, start the assistant turn with `<think>\\n` (the chat "
             "template does not do it for you)."
@@ -261,15 +265,21 @@ def recommendations(results: dict[str, Any], usage: dict[str, Any]) -> list[str]
     return tips
 
 
-def citation(repo_id: str) -> str:
+def citation(repo_id: str, local_store: bool = False) -> str:
     """A BibTeX entry for the model. No version or year: the card of identical weights and
-    results must render identically (a re-publish of unchanged content makes no new version)."""
+    results must render identically (a re-publish of unchanged content makes no new version).
+    A model in the local store has no URL yet: the entry names the store id."""
     key = re.sub(r"\W+", "_", repo_id).strip("_").lower()
+    where = (
+        f"r1-distill-toolkit local store, {repo_id}"
+        if local_store
+        else f"\\url{{https://huggingface.co/{repo_id}}}"
+    )
     return "\n".join(
         [
             f"@misc{{{key},",
             f"  title        = {{{repo_id.split('/')[-1]}}},",
-            f"  howpublished = {{\\url{{https://huggingface.co/{repo_id}}}}},",
+            f"  howpublished = {{{where}}},",
             "}",
         ]
     )
