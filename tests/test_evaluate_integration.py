@@ -88,7 +88,12 @@ def test_smollm2_results_for_every_task(smollm2_run):
 def test_model_card_from_real_results(smollm2_run, smollm2_dir, tmp_path):
     evaluation, out = smollm2_run
     written = write_model_card(
-        smollm2_dir, out / "results.json", output_dir=tmp_path / "card", repo_id="me/smollm2-eval"
+        smollm2_dir,
+        out / "results.json",
+        output_dir=tmp_path / "card",
+        repo_id="me/smollm2-eval",
+        # Not a trained model (no training_summary.json), so no base model to inherit from.
+        license="apache-2.0",
     )
     text = written.readme.read_text()
     validate_model_card(text, evaluation.results)

@@ -87,7 +87,7 @@ def test_two_process_fsdp_run_saves_the_gathered_model(tiny_model_dir, tmp_path)
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     log = done.stdout + done.stderr
-    assert "done: 2 steps" in " ".join(log.split())
+    assert "trained 2 steps" in " ".join(log.split())
 
     initial = AutoModelForCausalLM.from_pretrained(tiny_model_dir).state_dict()
     saved = load_file(out / "model.safetensors")

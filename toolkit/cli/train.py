@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
 
 import typer
@@ -105,7 +107,13 @@ def train_command(
     from toolkit.training import train
 
     quiet_model_loading()
-    result = train(loaded)
+    if json_output:
+        # stdout carries one JSON document: the trainer's own log lines (TRL prints its metric
+        # dicts with tqdm.write to stdout) go to stderr with the rest of the chatter.
+        with contextlib.redirect_stdout(sys.stderr):
+            result = train(loaded)
+    else:
+        result = train(loaded)
     summary = result.summary
     if json_output:
         print_json({**summary, "output_dir": str(result.output_dir)})
