@@ -178,6 +178,27 @@ def test_user_task_from_schema_dataset(tmp_path):
         user_task("y", path, problem_field="question", register=False).load()
 
 
+def test_identical_prompts_each_get_their_samples(tmp_path):
+    """Two problems with the same text (distinct ids) are two problems: each is sampled and
+    scored, neither is reported as a failed sample."""
+    rows = [
+        {"id": "a", "problem_id": "p1", "problem": "What is 2+3?", "gold_answer": "5"},
+        {"id": "b", "problem_id": "p2", "problem": "What is 2+3?", "gold_answer": "5"},
+        {"id": "c", "problem_id": "p3", "problem": "What is 10/4?", "gold_answer": "\\frac{5}{2}"},
+    ]
+    path = tmp_path / "repeats.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    task = resolve_task(str(path))
+    golds = {r["problem"]: r["gold_answer"] for r in rows}
+    backend = ScriptedBackend(gold_script(golds, {0, 1, 2, 3}))
+    evaluation = evaluate(
+        "m", [task], n=2, backend=backend, output_dir=tmp_path / "out", show_progress=False
+    )
+    assert evaluation.score("repeats") == 1.0
+    details = pd.read_parquet(tmp_path / "out" / "details.parquet")
+    assert len(details) == 6 and details["correct"].all()
+
+
 def test_registry_keeps_curation_api():
     """The curation helper relies on BENCHMARKS, get_benchmark and .problems()."""
     assert {"gsm8k", "math500", "aime24", "aime25", "gpqa_diamond"} <= set(BENCHMARKS)

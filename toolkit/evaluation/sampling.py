@@ -150,10 +150,17 @@ def sample(
     from toolkit.generation.problems import Problem
 
     params = config.params(model)
-    problems = [
-        Problem(index=i, key=_chat_key(chat), text=chat[-1]["content"])
-        for i, chat in enumerate(chats)
-    ]
+    # A task can hold the same prompt twice (a user's dataset with one question under two ids);
+    # each copy is its own problem and gets its own samples, so the key counts the copies:
+    # content-derived (stable across re-runs, so resume finds its samples) and unique.
+    seen: dict[str, int] = {}
+    problems = []
+    for i, chat in enumerate(chats):
+        key = _chat_key(chat)
+        copy = seen[key] = seen.get(key, -1) + 1
+        problems.append(
+            Problem(index=i, key=key if copy == 0 else f"{key}#{copy}", text=chat[-1]["content"])
+        )
     by_index = dict(enumerate(chats))
     # Longest prompt first: similar lengths share a batch on a local model.
     problems.sort(key=lambda p: (-len(p.text), p.index))
