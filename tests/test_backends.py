@@ -97,6 +97,28 @@ def test_openai_backend_reasoning_field_variants(field):
         assert response.reasoning == "Let me work"
 
 
+def test_openai_backend_honours_the_proxy_environment(openai_server, monkeypatch):
+    """HTTP_PROXY routes requests through the proxy (here the server itself, which answers the
+    proxied absolute-form request), and NO_PROXY exempts the host, as with trust_env."""
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on: only the proxy can answer
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}/v1"
+    for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", openai_server.url)
+    request = ChatRequest(MESSAGES, params=SamplingParams(max_new_tokens=50))
+    (response,) = run(_complete_and_close(OpenAIModel("teacher", dead, api_key="sk-test"), request))
+    assert response.content.startswith("The answer is")
+    assert openai_server.proxied[-1] == dead + "/chat/completions"
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    with pytest.raises(BackendError) as caught:
+        run(_complete_and_close(OpenAIModel("teacher", dead, api_key="sk-test"), request))
+    assert caught.value.retryable
+
+
 def test_openai_backend_classifies_errors(monkeypatch):
     faults = FaultPlan(rate_429=1.0, retry_after=7)
     with OpenAIServer(model="m", faults=faults, api_key="right-key") as server:

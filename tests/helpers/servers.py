@@ -160,6 +160,8 @@ class LoopbackServer:
         self.port = port
         self.record_requests = record_requests
         self.stats: Counter[str] = Counter()
+        #: Absolute-form request targets received, i.e. requests that came through us as a proxy.
+        self.proxied: list[str] = []
         self.requests: list[dict[str, Any]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -287,6 +289,9 @@ class LoopbackServer:
                 headers[name.strip().lower()] = value.strip()
         length = int(headers.get("content-length", "0") or 0)
         body = await reader.readexactly(length) if length else b""
+        if path.startswith(("http://", "https://")):  # absolute form: sent to us as a proxy
+            self.proxied.append(path)
+            path = "/" + path.split("://", 1)[1].partition("/")[2]
         return Request(method, path.split("?", 1)[0], headers, body)
 
     async def _write_response(self, writer: asyncio.StreamWriter, response: Response) -> None:
