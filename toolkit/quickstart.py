@@ -26,6 +26,9 @@
 
 The state of every finished stage is kept in ``WORKDIR/quickstart.json``: re-running skips what is
 done (delete the file, or pass ``--fresh``, to start over).
+
+Length: one module because it is one script, stage after stage in order; each stage is a short
+method calling the stage's public API, so splitting it would only scatter the sequence.
 """
 
 from __future__ import annotations
@@ -35,13 +38,13 @@ import logging
 import os
 import shutil
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from toolkit.config import option
 
 log = logging.getLogger(__name__)
 
@@ -57,16 +60,18 @@ QUICKSTART_SYSTEM_PROMPT = (
 class QuickstartConfig:
     """What the quickstart does; every field is a ``toolkit quickstart`` option."""
 
-    workdir: Path = Path("runs/quickstart")
-    train_problems: int = 12
-    eval_problems: int = 8
-    samples: int = 2
-    teacher_max_tokens: int = 40
-    train_steps: int = 16
-    eval_max_new_tokens: int = 96
-    concurrency: int = 4
-    teacher: str | None = None  # a model dir / Hub id; default: SmolLM2-135M-Instruct
-    fresh: bool = False
+    workdir: Path = option(Path("runs/quickstart"), help="Where every stage writes.")
+    train_problems: int = option(12, help="Bundled problems used for traces.", min=1)
+    eval_problems: int = option(8, help="Held-out bundled problems for evaluation.", min=1)
+    samples: int = option(2, "-n", "--samples", help="Teacher samples per problem.", min=1)
+    teacher_max_tokens: int = option(40, help="Teacher max_tokens per sample.", min=1)
+    train_steps: int = option(16, help="LoRA SFT steps.", min=1)
+    eval_max_new_tokens: int = option(96, help="Student max_new_tokens at evaluation.", min=1)
+    concurrency: int = option(4, help="Teacher requests in flight.", min=1)
+    teacher: str | None = option(
+        None, help="Teacher model dir or Hub id (default: SmolLM2-135M-Instruct, offline)."
+    )
+    fresh: bool = option(False, "--fresh", help="Delete WORKDIR and start over.")
 
 
 @dataclass
@@ -83,6 +88,9 @@ def bundled(name: str) -> Path:
 
 def hub_reachable(timeout: float = 3.0) -> bool:
     """Whether the Hub endpoint answers at all (any HTTP status counts as reachable)."""
+    import urllib.error
+    import urllib.request  # here: ~25 ms that `toolkit --help` need not pay
+
     endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
     try:
         urllib.request.urlopen(urllib.request.Request(endpoint, method="HEAD"), timeout=timeout)

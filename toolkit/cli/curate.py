@@ -14,6 +14,7 @@ from typing import Any
 import typer
 
 from toolkit.cli.app import app, check_output_file, console, print_json
+from toolkit.curate import defaults
 
 curate_app = typer.Typer(
     name="curate",
@@ -98,7 +99,7 @@ def length_command(
     min_tokens: int | None = typer.Option(None, "--min-tokens", min=0),
     max_tokens: int | None = typer.Option(None, "--max-tokens", min=1),
     text_field: str = typer.Option(
-        "reasoning", "--field", help="reasoning, answer, problem, messages or text (all)."
+        defaults.LENGTH_FIELD, "--field", help="reasoning, answer, problem, messages or text (all)."
     ),
     tokenizer: str | None = typer.Option(
         None, "--tokenizer", help="Tokenizer name/path (default: fast word+punctuation estimate)."
@@ -127,11 +128,11 @@ def dedup_command(
     input_source: str = INPUT,
     output: Path = OUTPUT,
     fields: str = typer.Option(
-        "problem,reasoning,answer", "--fields", help="Comma-separated columns forming the key."
+        ",".join(defaults.TEXT_FIELDS), "--fields", help="Comma-separated columns forming the key."
     ),
     near: bool = typer.Option(False, "--near", help="Also remove MinHash near-duplicates."),
-    threshold: float = typer.Option(0.85, "--threshold", min=0.01, max=1.0),
-    num_perm: int = typer.Option(128, "--num-perm", min=8),
+    threshold: float = typer.Option(defaults.NEAR_DUP_THRESHOLD, "--threshold", min=0.01, max=1.0),
+    num_perm: int = typer.Option(defaults.NUM_PERM, "--num-perm", min=8),
     allow_empty: bool = ALLOW_EMPTY,
     json_output: bool = JSON,
 ) -> None:
@@ -157,13 +158,15 @@ def decontaminate_command(
     input_source: str = INPUT,
     output: Path = OUTPUT,
     benchmarks: str = typer.Option(
-        "aime24,aime25,math500,gpqa_diamond,gsm8k", "--benchmarks", help="Comma-separated."
+        ",".join(defaults.DEFAULT_BENCHMARKS), "--benchmarks", help="Comma-separated."
     ),
-    ngram: int = typer.Option(8, "--ngram", min=1, help="Word n-gram size."),
+    ngram: int = typer.Option(defaults.NGRAM, "--ngram", min=1, help="Word n-gram size."),
     extra: list[str] = typer.Option(
         [], "--extra", help="Extra problem sets (file or Hub id); repeatable."
     ),
-    text_field: str = typer.Option("problem", "--field", help="Column compared."),
+    text_field: str = typer.Option(
+        defaults.CONTAMINATION_FIELD, "--field", help="Column compared."
+    ),
     flag_only: bool = typer.Option(False, "--flag-only", help="Add the columns, remove nothing."),
     allow_empty: bool = ALLOW_EMPTY,
     json_output: bool = JSON,
@@ -193,7 +196,7 @@ def pass_rate_command(
     output: Path = OUTPUT,
     lo: float = typer.Option(0.0, "--lo", min=0.0, max=1.0, help="Lowest pass rate kept."),
     hi: float = typer.Option(1.0, "--hi", min=0.0, max=1.0, help="Highest pass rate kept."),
-    group_field: str = typer.Option("problem_id", "--group-field"),
+    group_field: str = typer.Option(defaults.GROUP_FIELD, "--group-field"),
     allow_empty: bool = ALLOW_EMPTY,
     json_output: bool = JSON,
 ) -> None:

@@ -18,62 +18,44 @@ exact normalised-text hash, optional MinHash near-duplicates),
 :mod:`~toolkit.curate.contamination` (:func:`decontaminate`: word n-grams against AIME
 2024/2025, MATH-500, GPQA-Diamond, GSM8K and any user set) with its scanner in
 :mod:`~toolkit.curate.ngrams`, and :mod:`~toolkit.curate.lineage` (sidecar files). Module names
-differ from the step functions, so ``toolkit.curate.dedup`` is always the function.
+differ from the step functions, so ``toolkit.curate.dedup`` is always the function. Defaults live
+in :mod:`~toolkit.curate.defaults`; :func:`curate` chains steps (:mod:`~toolkit.curate.chain`).
+Names are imported on first use, so the CLI reads the defaults without importing the steps.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from toolkit.curate.contamination import (
-    DEFAULT_BENCHMARKS,
-    decontaminate,
-    load_benchmark_indexes,
-)
-from toolkit.curate.duplicates import MinHashLSH, dedup, normalize_text
-from toolkit.curate.filters import (
-    TEXT_FIELDS,
-    complete_only,
-    correct_only,
-    count_tokens,
-    estimate_tokens,
-    length_filter,
-    pass_rate,
-    token_counter,
-    tokenizer_name,
-)
-from toolkit.curate.lineage import lineage_entries, lineage_path, read_lineage, write_lineage
-from toolkit.curate.ngrams import NgramIndex, build_ngram_index, contamination_flags
-from toolkit.curate.report import CurationReport
-from toolkit.errors import UsageError
+from toolkit.lazy import lazy_getattr
 
-if TYPE_CHECKING:
-    import datasets
-
-STEPS: dict[str, Callable[..., tuple[Any, CurationReport]]] = {
-    "correct_only": correct_only,
-    "complete_only": complete_only,
-    "length_filter": length_filter,
-    "dedup": dedup,
-    "decontaminate": decontaminate,
-    "pass_rate": pass_rate,
+_EXPORTS = {
+    "DEFAULT_BENCHMARKS": "toolkit.curate.defaults:DEFAULT_BENCHMARKS",
+    "TEXT_FIELDS": "toolkit.curate.defaults:TEXT_FIELDS",
+    "STEPS": "toolkit.curate.chain:STEPS",
+    "curate": "toolkit.curate.chain:curate",
+    "CurationReport": "toolkit.curate.report:CurationReport",
+    "MinHashLSH": "toolkit.curate.duplicates:MinHashLSH",
+    "dedup": "toolkit.curate.duplicates:dedup",
+    "normalize_text": "toolkit.curate.duplicates:normalize_text",
+    "decontaminate": "toolkit.curate.contamination:decontaminate",
+    "load_benchmark_indexes": "toolkit.curate.contamination:load_benchmark_indexes",
+    "complete_only": "toolkit.curate.filters:complete_only",
+    "correct_only": "toolkit.curate.filters:correct_only",
+    "count_tokens": "toolkit.curate.filters:count_tokens",
+    "estimate_tokens": "toolkit.curate.filters:estimate_tokens",
+    "length_filter": "toolkit.curate.filters:length_filter",
+    "pass_rate": "toolkit.curate.filters:pass_rate",
+    "token_counter": "toolkit.curate.filters:token_counter",
+    "tokenizer_name": "toolkit.curate.filters:tokenizer_name",
+    "lineage_entries": "toolkit.curate.lineage:lineage_entries",
+    "lineage_path": "toolkit.curate.lineage:lineage_path",
+    "read_lineage": "toolkit.curate.lineage:read_lineage",
+    "write_lineage": "toolkit.curate.lineage:write_lineage",
+    "NgramIndex": "toolkit.curate.ngrams:NgramIndex",
+    "build_ngram_index": "toolkit.curate.ngrams:build_ngram_index",
+    "contamination_flags": "toolkit.curate.ngrams:contamination_flags",
 }
-
-
-def curate(
-    dataset: datasets.Dataset, steps: Sequence[str | tuple[str, dict[str, Any]]]
-) -> tuple[datasets.Dataset, list[CurationReport]]:
-    """Run steps in order: ``["complete_only", ("length_filter", {"max_tokens": 16000})]``."""
-    reports: list[CurationReport] = []
-    for step in steps:
-        name, kwargs = (step, {}) if isinstance(step, str) else step
-        if name not in STEPS:
-            raise UsageError(f"unknown curation step {name!r}; known: {', '.join(STEPS)}")
-        dataset, report = STEPS[name](dataset, **kwargs)
-        reports.append(report)
-    return dataset, reports
-
 
 __all__ = [
     "DEFAULT_BENCHMARKS",
@@ -102,3 +84,24 @@ __all__ = [
     "tokenizer_name",
     "write_lineage",
 ]
+
+if TYPE_CHECKING:
+    from toolkit.curate.chain import STEPS, curate
+    from toolkit.curate.contamination import decontaminate, load_benchmark_indexes
+    from toolkit.curate.defaults import DEFAULT_BENCHMARKS, TEXT_FIELDS
+    from toolkit.curate.duplicates import MinHashLSH, dedup, normalize_text
+    from toolkit.curate.filters import (
+        complete_only,
+        correct_only,
+        count_tokens,
+        estimate_tokens,
+        length_filter,
+        pass_rate,
+        token_counter,
+        tokenizer_name,
+    )
+    from toolkit.curate.lineage import lineage_entries, lineage_path, read_lineage, write_lineage
+    from toolkit.curate.ngrams import NgramIndex, build_ngram_index, contamination_flags
+    from toolkit.curate.report import CurationReport
+
+__getattr__ = lazy_getattr(__name__, globals(), _EXPORTS)

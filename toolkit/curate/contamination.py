@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from toolkit.benchmarks import UnknownBenchmarkError, get_benchmark
+from toolkit.curate.defaults import CONTAMINATION_FIELD, DEFAULT_BENCHMARKS, NGRAM
 from toolkit.curate.ngrams import NgramIndex, build_ngram_index, contamination_flags
 from toolkit.curate.report import CurationReport, apply_reasons, require_column
 from toolkit.errors import DataError, ToolkitError
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("toolkit.curate")
 
-DEFAULT_BENCHMARKS: tuple[str, ...] = ("aime24", "aime25", "math500", "gpqa_diamond", "gsm8k")
 _PROBLEM_COLUMNS = ("problem", "question", "Question", "prompt", "input")
 
 
@@ -68,7 +68,7 @@ def _unavailable_reason(error: Exception) -> str:
 
 
 def load_benchmark_indexes(
-    benchmarks: Sequence[str] = DEFAULT_BENCHMARKS, ngram: int = 8, extra: Any = None
+    benchmarks: Sequence[str] = DEFAULT_BENCHMARKS, ngram: int = NGRAM, extra: Any = None
 ) -> tuple[list[NgramIndex], list[str]]:
     """N-gram indexes of the benchmarks that can be loaded, and a note for each that cannot."""
     indexes: list[NgramIndex] = []
@@ -95,9 +95,9 @@ def decontaminate(
     dataset: datasets.Dataset,
     benchmarks: Sequence[str] = DEFAULT_BENCHMARKS,
     *,
-    ngram: int = 8,
+    ngram: int = NGRAM,
     extra: Any = None,
-    text_field: str = "problem",
+    text_field: str = CONTAMINATION_FIELD,
     remove: bool = True,
     num_proc: int | None = 1,
     allow_empty: bool = False,

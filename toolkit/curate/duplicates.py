@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from toolkit.curate.filters import TEXT_FIELDS
+from toolkit.curate.defaults import NEAR_DUP_THRESHOLD, NUM_PERM, TEXT_FIELDS
 from toolkit.curate.report import CurationReport, apply_reasons, require_column
 from toolkit.errors import UsageError
 from toolkit.tables import column_values
@@ -46,8 +46,8 @@ def dedup(
     *,
     fields: Sequence[str] = TEXT_FIELDS,
     near: bool = False,
-    threshold: float = 0.85,
-    num_perm: int = 128,
+    threshold: float = NEAR_DUP_THRESHOLD,
+    num_perm: int = NUM_PERM,
     shingle: int = 5,
     seed: int = 0,
     allow_empty: bool = False,
@@ -113,7 +113,9 @@ class MinHashLSH:
 
     PRIME = (1 << 32) - 5
 
-    def __init__(self, threshold: float = 0.85, num_perm: int = 128, seed: int = 0) -> None:
+    def __init__(
+        self, threshold: float = NEAR_DUP_THRESHOLD, num_perm: int = NUM_PERM, seed: int = 0
+    ) -> None:
         import numpy as np
 
         if not 0.0 < threshold <= 1.0:

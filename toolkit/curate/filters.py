@@ -11,6 +11,7 @@ import os
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from toolkit.curate.defaults import GROUP_FIELD, LENGTH_FIELD, TEXT_FIELDS
 from toolkit.curate.report import CurationReport, apply_reasons, require_column
 from toolkit.errors import UsageError
 from toolkit.tables import add_column, column_values
@@ -75,7 +76,7 @@ def pass_rate(
     lo: float = 0.0,
     hi: float = 1.0,
     *,
-    group_field: str = "problem_id",
+    group_field: str = GROUP_FIELD,
     add_rate_column: bool = True,
     allow_empty: bool = False,
 ) -> tuple[datasets.Dataset, CurationReport]:
@@ -127,8 +128,6 @@ def pass_rate(
 # ---------------------------------------------------------------------------------------------
 # length in tokens
 
-TEXT_FIELDS = ("problem", "reasoning", "answer")
-
 
 def _field_texts(dataset: datasets.Dataset, text_field: str) -> list[str]:
     if text_field == "text":
@@ -151,7 +150,7 @@ def length_filter(
     *,
     min_tokens: int | None = None,
     max_tokens: int | None = None,
-    text_field: str = "reasoning",
+    text_field: str = LENGTH_FIELD,
     tokenizer: str | os.PathLike[str] | Any | None = None,
     allow_empty: bool = False,
 ) -> tuple[datasets.Dataset, CurationReport]:
