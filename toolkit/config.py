@@ -51,12 +51,12 @@ def option(
 
 
 def cli_fields(config_class: type) -> list[tuple[dataclasses.Field[Any], CliSpec]]:
-    """The fields of ``config_class`` that have CLI flags, in declaration order."""
-    return [
-        (item, item.metadata[CLI_KEY])
-        for item in dataclasses.fields(config_class)
-        if CLI_KEY in item.metadata
-    ]
+    """The fields of ``config_class`` that have CLI flags, in declaration order: the class's
+    own fields first, then inherited ones (shared engine options come after a command's own)."""
+    own = {name: i for i, name in enumerate(vars(config_class).get("__annotations__", {}))}
+    fields = [item for item in dataclasses.fields(config_class) if CLI_KEY in item.metadata]
+    fields.sort(key=lambda item: (item.name not in own, own.get(item.name, 0)))
+    return [(item, item.metadata[CLI_KEY]) for item in fields]
 
 
 def field_default(item: dataclasses.Field[Any]) -> Any:

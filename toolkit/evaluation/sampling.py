@@ -23,11 +23,11 @@ from toolkit.backends import (
     Completion,
     Messages,
     Model,
-    RetryPolicy,
     SamplingParams,
 )
 from toolkit.config import option
 from toolkit.errors import UsageError
+from toolkit.generation.settings import EngineOptions
 
 if TYPE_CHECKING:
     from toolkit.generation.settings import EngineSettings, RunSummary
@@ -41,7 +41,7 @@ CPU_MAX_NEW_TOKENS = 4096
 
 
 @dataclass
-class EvalConfig:
+class EvalConfig(EngineOptions):
     """An evaluation's protocol and how its requests are sent (``toolkit eval`` options)."""
 
     tasks: str = option(
@@ -70,16 +70,11 @@ class EvalConfig:
     data_file: list[str] | None = option(
         None, "--data-file", help="TASK=PATH local file for a task (repeatable; offline use)."
     )
-    concurrency: int = option(16, "--concurrency", help="Server requests in flight.", min=1)
-    requests_per_minute: float | None = option(None, "--rpm", help="Requests/min limit.")
-    max_retries: int = option(8, "--max-retries", help="Retries per request.", min=0)
+    # The engine's options (rate limits, retries, --stream, --progress, --check) are inherited;
+    # evaluation redefines two defaults: fewer requests in flight (a server also serves the
+    # long reasoning of each), and an hour per request (a 32k-token AIME sample takes that).
+    concurrency: int = option(16, "--concurrency", "-c", help="Requests in flight.", min=1)
     request_timeout: float = option(3600.0, "--timeout", help="Per-request timeout (seconds).")
-    retry_base_delay: float = 1.0
-    retry_max_delay: float = 60.0
-    progress: bool = option(True, "--progress/--no-progress", help="Show a progress bar.")
-    check: bool = option(
-        True, "--check/--no-check", help="Check the backend serves the model before starting."
-    )
 
     def __post_init__(self) -> None:
         if self.n < 1:
@@ -107,21 +102,11 @@ class EvalConfig:
         return SamplingParams(self.temperature, self.top_p, self.token_limit(model), self.seed)
 
     def engine(self, model: Model) -> EngineSettings:
-        from toolkit.generation.settings import EngineSettings
-
-        concurrency = self.concurrency
         if model.backend == "transformers":
             # enough requests in flight to fill one batch of n-sample requests
             batch = int(getattr(model, "batch_size", 8))
-            concurrency = max(1, -(-batch // self.n))
-        return EngineSettings(
-            concurrency=concurrency,
-            requests_per_minute=self.requests_per_minute,
-            retry=RetryPolicy(self.max_retries, self.retry_base_delay, self.retry_max_delay),
-            request_timeout=self.request_timeout,
-            progress=self.progress,
-            check=self.check,
-        )
+            return self.engine_settings(concurrency=max(1, -(-batch // self.n)))
+        return self.engine_settings()
 
 
 def _local_cpu(model: Model) -> bool:

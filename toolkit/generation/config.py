@@ -6,18 +6,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from toolkit.backends import R1_TEMPERATURE, R1_TOP_P, RetryPolicy, SamplingParams
+from toolkit.backends import R1_TEMPERATURE, R1_TOP_P, SamplingParams
 from toolkit.config import option
 from toolkit.errors import UsageError
 from toolkit.generation.problems import parse_shard
+from toolkit.generation.settings import EngineOptions
 
 if TYPE_CHECKING:
     from toolkit.generation.settings import EngineSettings
 
 
 @dataclass
-class GenerateConfig:
-    """A generation run's settings (see :func:`toolkit.generate`)."""
+class GenerateConfig(EngineOptions):
+    """A generation run's settings (see :func:`toolkit.generate`); the engine's options
+    (concurrency, rate limits, retries, timeout) come from :class:`EngineOptions`."""
 
     n: int = option(4, "-n", "--samples", help="Samples per problem.", min=1)
     template: Any = option(
@@ -50,20 +52,8 @@ class GenerateConfig:
         4096, "--max-new-tokens", help="Token limit per sample (reasoning + answer).", min=1
     )
     seed: int | None = option(None, "--seed", help="Base seed (per-sample seeds derive).")
-    concurrency: int = option(64, "--concurrency", "-c", help="Requests in flight.", min=1)
-    requests_per_minute: float | None = option(None, "--rpm", help="Requests/min limit.")
-    tokens_per_minute: float | None = option(None, "--tpm", help="Tokens/min limit.")
-    max_retries: int = option(8, "--max-retries", help="Retries per request.", min=0)
-    request_timeout: float = option(1800.0, "--timeout", help="Per-request timeout (seconds).")
-    retry_base_delay: float = 1.0
-    retry_max_delay: float = 60.0
-    stream: bool = option(False, "--stream", help="Stream completions (long outputs).")
     shard: Any = option(
         None, "--shard", help="Take shard i of N problems: i/N.", cli_type=str | None
-    )
-    progress: bool = option(True, "--progress/--no-progress", help="Show a progress bar.")
-    check: bool = option(
-        True, "--check/--no-check", help="Check the backend serves the model before starting."
     )
     price_per_mtok_in: float | None = option(
         None, "--price-per-mtok-in", help="USD per million prompt tokens (cost estimate)."
@@ -89,18 +79,7 @@ class GenerateConfig:
 
     @property
     def engine(self) -> EngineSettings:
-        from toolkit.generation.settings import EngineSettings
-
-        return EngineSettings(
-            concurrency=self.concurrency,
-            requests_per_minute=self.requests_per_minute,
-            tokens_per_minute=self.tokens_per_minute,
-            retry=RetryPolicy(self.max_retries, self.retry_base_delay, self.retry_max_delay),
-            request_timeout=self.request_timeout,
-            stream=self.stream,
-            progress=self.progress,
-            check=self.check,
-        )
+        return self.engine_settings()
 
 
 __all__ = ["GenerateConfig"]

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from toolkit.backends import RetryPolicy
+from toolkit.config import option
 
 
 @dataclass
@@ -21,6 +22,39 @@ class EngineSettings:
     stream: bool = False
     progress: bool = True
     check: bool = True
+
+
+@dataclass
+class EngineOptions:
+    """The engine's options, written once for every stage that sends requests through it
+    (:class:`~toolkit.generation.GenerateConfig` and the evaluation's ``EvalConfig`` inherit
+    them; a stage may redefine a field to change its default)."""
+
+    concurrency: int = option(64, "--concurrency", "-c", help="Requests in flight.", min=1)
+    requests_per_minute: float | None = option(None, "--rpm", help="Requests/min limit.")
+    tokens_per_minute: float | None = option(None, "--tpm", help="Tokens/min limit.")
+    max_retries: int = option(8, "--max-retries", help="Retries per request.", min=0)
+    request_timeout: float = option(1800.0, "--timeout", help="Per-request timeout (seconds).")
+    retry_base_delay: float = 1.0
+    retry_max_delay: float = 60.0
+    stream: bool = option(False, "--stream", help="Stream completions (long outputs).")
+    progress: bool = option(True, "--progress/--no-progress", help="Show a progress bar.")
+    check: bool = option(
+        True, "--check/--no-check", help="Check the backend serves the model before starting."
+    )
+
+    def engine_settings(self, concurrency: int | None = None) -> EngineSettings:
+        """These options as the engine takes them (``concurrency`` overrides the field)."""
+        return EngineSettings(
+            concurrency=concurrency or self.concurrency,
+            requests_per_minute=self.requests_per_minute,
+            tokens_per_minute=self.tokens_per_minute,
+            retry=RetryPolicy(self.max_retries, self.retry_base_delay, self.retry_max_delay),
+            request_timeout=self.request_timeout,
+            stream=self.stream,
+            progress=self.progress,
+            check=self.check,
+        )
 
 
 @dataclass
@@ -72,4 +106,4 @@ class RunSummary:
         return asdict(self)
 
 
-__all__ = ["EngineSettings", "RunSummary"]
+__all__ = ["EngineOptions", "EngineSettings", "RunSummary"]
