@@ -38,6 +38,8 @@ class Figure:
     or an absolute target for the toolkit's median when ``target_absolute``."""
     target_absolute: bool = False
     notes: list[str] = field(default_factory=list)
+    compared: bool = True
+    """False when the peer column is a reference value (a floor), not a competitor: no ratio."""
 
     @property
     def ratios(self) -> list[float]:
@@ -57,14 +59,15 @@ class Figure:
 
     def row(self) -> str:
         ratios = self.ratios
-        target = "-" if self.target is None else f"{self.target:g}"
+        target = "-" if self.target is None else f"{self.target:,g}"
         if self.target_absolute and self.target is not None:
             target += f" {self.unit}"
         met = {None: "-", True: "yes", False: "NO"}[self.met]
+        spread = f"{min(ratios):.2f} / {statistics.median(ratios):.2f}" if self.compared else "-"
         return (
             f"| {self.name} | {statistics.median(self.toolkit):,.2f} {self.unit} | "
             f"{statistics.median(self.peer):,.2f} ({self.peer_name}) | "
-            f"{min(ratios):.2f} / {statistics.median(ratios):.2f} | {target} | {met} |"
+            f"{spread} | {target} | {met} |"
         )
 
 

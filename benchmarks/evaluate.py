@@ -42,6 +42,7 @@ def toolkit_side(model_dir: Path, chats: list, max_new: int) -> tuple[float, lis
     from toolkit.evaluation.sampling import EvalConfig, sample
 
     model = TransformersModel(model_dir, batch_size=BATCH, num_threads=_threads())
+    model.load()  # outside the timer, as the peers load theirs before timing
     config = EvalConfig(greedy=True, max_new_tokens=max_new, progress=False, check=False)
     with tempfile.TemporaryDirectory() as state:
         started = time.perf_counter()

@@ -65,6 +65,7 @@ def measure(quick: bool = False, rounds: int = 5) -> list[Figure]:
             higher_is_better=False,
             target=0.3,
             target_absolute=True,
+            compared=False,
         )
         figures.append(figure)
     heavy = heavy_modules("toolkit.chat")

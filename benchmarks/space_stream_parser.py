@@ -10,6 +10,12 @@ thinking traces of growing length. It prints the per-token cost next to the time
 to generate on this CPU with SmolLM2-135M (~15 tokens/s, i.e. ~66 ms).
 
     python benchmarks/space_stream_parser.py
+
+Not in ``benchmarks/run_all.py``: it has no peer doing the same work. It measures the chat's own
+view cost against the time a token takes to generate (a budget, not a competitor); the libraries
+a user would otherwise reach for (Gradio's ``ChatInterface`` reasoning display, the openai SDK's
+streaming) do not split an R1 completion into reasoning and answer as it streams, so there is no
+like-for-like ratio to put in the table.
 """
 
 from __future__ import annotations

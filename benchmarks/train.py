@@ -18,7 +18,8 @@ torch threads: ``--threads`` (default: the toolkit's CPU policy, one per two cor
 ``toolkit @ N threads`` row compares a second thread count in the same rounds (the training
 notes of issue 16 measured 1 thread beating 2 on a loaded 2-core box).
 
-Run: ``python benchmarks/train.py`` (a few minutes on 2 cores); ``--quick`` for a small run.
+Run: ``python benchmarks/train.py`` (a few minutes on 2 cores); ``--quick`` for a small run
+(48 traces, no second thread count: what ``benchmarks/run_all.py --quick`` runs).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+
+from common import Figure, print_figures
 
 WORDS = [
     "we",
@@ -176,23 +179,20 @@ def run(setup: str, threads: int, model_dir, table, tokenized, args, workdir) ->
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--traces", type=int, default=128)
-    parser.add_argument("--median-words", type=float, default=60)
-    parser.add_argument("--sigma", type=float, default=0.9)
-    parser.add_argument("--max-length", type=int, default=1024)
-    parser.add_argument("--batch-size", type=int, default=8, help="TRL unpacked batch size")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=None, help="default: the toolkit's policy")
-    parser.add_argument("--compare-threads", type=int, default=2, help="0: skip that row")
-    parser.add_argument("--quick", action="store_true", help="48 traces, 3 rounds")
-    parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
-    args = parser.parse_args()
-    if args.quick:
-        args.traces, args.rounds = 48, 3
-    args.rounds = max(3, args.rounds)
-
+def measure(
+    quick: bool = False,
+    traces: int | None = None,
+    median_words: float = 60,
+    sigma: float = 0.9,
+    max_length: int = 1024,
+    batch_size: int = 8,
+    rounds: int = 3,
+    threads: int | None = None,
+    compare_threads: int | None = None,
+    json_out: bool = False,
+) -> list[Figure]:
+    """Interleaved rounds of every setup; prints the per-setup table and returns the headline:
+    toolkit / TRL(packing=True, padding_free=True) useful tokens/s (target >= 0.9)."""
     import datasets
     from transformers import AutoTokenizer
 
@@ -201,40 +201,42 @@ def main() -> None:
     from toolkit.training.recipe import load_recipe
     from toolkit.training.sft import cpu_threads
 
-    threads = args.threads or cpu_threads(load_recipe({"base_model": "m", "data": "d"}).recipe)
+    args = argparse.Namespace(max_length=max_length, batch_size=batch_size)
+    traces = traces if traces is not None else (48 if quick else 128)
+    compare_threads = compare_threads if compare_threads is not None else (0 if quick else 2)
+    rounds = max(3, rounds)
+    threads = threads or cpu_threads(load_recipe({"base_model": "m", "data": "d"}).recipe)
     datasets.disable_progress_bars()
     setups = [("TRL packing", threads), ("toolkit", threads), ("TRL default (no packing)", threads)]
-    if args.compare_threads and args.compare_threads != threads:
-        setups.append((f"toolkit @ {args.compare_threads} threads", args.compare_threads))
-    rounds: list[dict[str, dict]] = []
+    if compare_threads and compare_threads != threads:
+        setups.append((f"toolkit @ {compare_threads} threads", compare_threads))
+    results: list[dict[str, dict]] = []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         model_dir = build_tiny_model(workdir / "model", arch="qwen2", hidden_size=128, num_layers=4)
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        table = datasets.Dataset.from_list(
-            make_traces(args.traces, 0, args.median_words, args.sigma)
-        )
+        table = datasets.Dataset.from_list(make_traces(traces, 0, median_words, sigma))
         tokenized, _ = tokenize_dataset(table, tokenizer)
         tokenized = tokenized.remove_columns(["num_tokens"])
         lengths = sorted(len(ids) for ids in tokenized["input_ids"])
-        for index in range(args.rounds):
+        for index in range(rounds):
             order = setups[index % len(setups) :] + setups[: index % len(setups)]
-            rounds.append(
+            results.append(
                 {s: run(s, n, model_dir, table, tokenized, args, workdir) for s, n in order}
             )
 
     print(
         f"traces: {len(lengths)}, tokens per trace: median {lengths[len(lengths) // 2]}, "
-        f"p90 {lengths[int(len(lengths) * 0.9)]}, max {lengths[-1]}; max_length {args.max_length}, "
-        f"torch threads {threads}, {os.cpu_count()} cores, {args.rounds} interleaved rounds"
+        f"p90 {lengths[int(len(lengths) * 0.9)]}, max {lengths[-1]}; max_length {max_length}, "
+        f"torch threads {threads}, {os.cpu_count()} cores, {rounds} interleaved rounds"
     )
     print(f"{'setup':<30}{'threads':>8}{'steps':>6}{'waste':>8}{'useful tok/s (median)':>23}")
     for setup, n in setups:
-        runs = [r[setup] for r in rounds]
+        runs = [r[setup] for r in results]
         median = statistics.median(r["useful_per_s"] for r in runs)
         print(f"{setup:<30}{n:>8}{runs[0]['steps']:>6}{runs[0]['waste']:>8.1%}{median:>23.0f}")
-    ratios = [r["toolkit"]["useful_per_s"] / r["TRL packing"]["useful_per_s"] for r in rounds]
-    loads = [statistics.mean(x["load"] for x in r.values()) for r in rounds]
+    ratios = [r["toolkit"]["useful_per_s"] / r["TRL packing"]["useful_per_s"] for r in results]
+    loads = [statistics.mean(x["load"] for x in r.values()) for r in results]
     print(
         "per round toolkit / TRL packing: "
         + ", ".join(f"{q:.2f} (load {lo:.1f})" for q, lo in zip(ratios, loads, strict=True))
@@ -245,7 +247,7 @@ def main() -> None:
         "gain is TRL's; the toolkit adds correct masks, not speed)"
     )
     per_cpu = [
-        r["toolkit"]["useful_per_cpu_s"] / r["TRL packing"]["useful_per_cpu_s"] for r in rounds
+        r["toolkit"]["useful_per_cpu_s"] / r["TRL packing"]["useful_per_cpu_s"] for r in results
     ]
     print(
         f"per CPU-second of this process (steadier under load): min {min(per_cpu):.2f}, "
@@ -253,20 +255,73 @@ def main() -> None:
     )
     unpacked = [
         r["TRL packing"]["useful_per_s"] / r["TRL default (no packing)"]["useful_per_s"]
-        for r in rounds
+        for r in results
     ]
     print(
         f"context: TRL packing / TRL default (no packing) median {statistics.median(unpacked):.2f}"
     )
+    notes = [
+        f"{len(lengths)} lognormal traces (median {lengths[len(lengths) // 2]} tokens, max "
+        f"{lengths[-1]}), tiny Qwen2, batch 1 packed, torch threads {threads}; per CPU-second "
+        f"ratio median {statistics.median(per_cpu):.2f}",
+        f"the packing gain is TRL's own: TRL packing / TRL default (no packing, batch "
+        f"{batch_size}) median {statistics.median(unpacked):.2f}x; the toolkit adds "
+        "assistant-only masks with the end-of-turn token, not speed",
+    ]
     compare = next((s for s, _ in setups if s.startswith("toolkit @")), None)
     if compare:
-        thread_ratios = [r["toolkit"]["useful_per_s"] / r[compare]["useful_per_s"] for r in rounds]
+        thread_ratios = [r["toolkit"]["useful_per_s"] / r[compare]["useful_per_s"] for r in results]
         print(
             f"threads: toolkit @ {threads} / {compare.split('@ ')[1]} median "
             f"{statistics.median(thread_ratios):.2f} (min {min(thread_ratios):.2f})"
         )
-    if args.json:
-        print(json.dumps({"rounds": rounds, "ratios": ratios, "loads": loads}))
+        notes.append(
+            f"toolkit @ {threads} / {compare.split('@ ')[1]} median "
+            f"{statistics.median(thread_ratios):.2f}"
+        )
+    if json_out:
+        print(json.dumps({"rounds": results, "ratios": ratios, "loads": loads}))
+    return [
+        Figure(
+            "SFT useful tokens/s",
+            "tok/s",
+            [r["toolkit"]["useful_per_s"] for r in results],
+            [r["TRL packing"]["useful_per_s"] for r in results],
+            "TRL SFTTrainer packing=True, padding_free=True",
+            target=0.9,
+            notes=notes,
+        )
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--traces", type=int, default=None, help="128 (--quick: 48)")
+    parser.add_argument("--median-words", type=float, default=60)
+    parser.add_argument("--sigma", type=float, default=0.9)
+    parser.add_argument("--max-length", type=int, default=1024)
+    parser.add_argument("--batch-size", type=int, default=8, help="TRL unpacked batch size")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="default: the toolkit's policy")
+    parser.add_argument(
+        "--compare-threads", type=int, default=None, help="2 (--quick: 0); 0: skip that row"
+    )
+    parser.add_argument("--quick", action="store_true", help="48 traces, no thread comparison")
+    parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    args = parser.parse_args()
+    figures = measure(
+        args.quick,
+        args.traces,
+        args.median_words,
+        args.sigma,
+        args.max_length,
+        args.batch_size,
+        args.rounds,
+        args.threads,
+        args.compare_threads,
+        args.json,
+    )
+    print_figures(figures)
 
 
 if __name__ == "__main__":

@@ -22,15 +22,16 @@ def _quiet_progress():
     datasets.enable_progress_bars()
 
 
-def _bench():
+def _bench(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH.parent))  # the benchmark imports its sibling `common`
     spec = importlib.util.spec_from_file_location("bench_normalize", BENCH)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def test_the_peer_does_the_same_work(tmp_path):
-    bench = _bench()
+def test_the_peer_does_the_same_work(tmp_path, monkeypatch):
+    bench = _bench(monkeypatch)
     path = tmp_path / "magpie.parquet"
     bench.build_rows(path, 60)
     table = datasets.Dataset.from_parquet(str(path))
