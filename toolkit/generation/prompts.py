@@ -62,9 +62,10 @@ class PromptTemplate:
     user: str
     system: str | None = None
 
-    @property
+    @cached_property
     def id(self) -> str:
-        """``name@hash``: changes whenever the text of either part changes."""
+        """``name@hash``: changes whenever the text of either part changes (computed once: it
+        enters every request key)."""
         return f"{self.name}@{content_hash(self.system, self.user)[:10]}"
 
     @cached_property
