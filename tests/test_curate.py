@@ -466,3 +466,40 @@ def test_scan_equals_comparing_strings_window_by_window(monkeypatch):
     ]
     assert contamination_flags(texts, [index], ngram=5)["bench"] == expected
     assert all(expected[60:69])
+
+
+def test_unreachable_hub_is_decided_once_and_benchmarks_fail_fast(monkeypatch, caplog):
+    """No HF_HUB_OFFLINE and a Hub that does not answer: one probe switches to offline mode, so
+    decontamination does not spend huggingface_hub's retries per benchmark (it took ~23 s each),
+    and the unavailable sets are named in one warning."""
+    import time
+
+    import datasets.config
+    import huggingface_hub.constants
+
+    import toolkit.hub_access as hub_access
+    from toolkit.curate import load_benchmark_indexes
+
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.delenv("TOOLKIT_BENCHMARK_DIR", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens on port 9
+    monkeypatch.setattr(hub_access, "_decided", None)
+    for module, name in (
+        (huggingface_hub.constants, "HF_HUB_OFFLINE"),
+        (datasets.config, "HF_HUB_OFFLINE"),
+        (datasets.config, "HF_DATASETS_OFFLINE"),
+    ):
+        monkeypatch.setattr(module, name, False)
+    started = time.perf_counter()
+    with caplog.at_level("WARNING"):
+        indexes, unavailable = load_benchmark_indexes(("aime24", "math500", "gsm8k"))
+    assert time.perf_counter() - started < 15
+    assert indexes == [] and [u.split(":")[0] for u in unavailable] == [
+        "aime24",
+        "math500",
+        "gsm8k",
+    ]
+    assert huggingface_hub.constants.HF_HUB_OFFLINE is True  # decided offline, once
+    warnings = [r.getMessage() for r in caplog.records if "unavailable" in r.getMessage()]
+    assert len(warnings) == 1 and "aime24, math500, gsm8k" in warnings[0]
+    assert "math500_test.jsonl" in warnings[0]

@@ -29,6 +29,7 @@ KERNEL = (
     "toolkit.tables",
     "toolkit.tokens",
     "toolkit.io",
+    "toolkit.hub_access",
     "toolkit.benchmarks",
     "toolkit.models",
     "toolkit.store",

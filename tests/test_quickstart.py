@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.quickstart import DATASET_REPO, MODEL_REPO, bundled, hub_reachable
+from toolkit.hub_access import hub_reachable
+from toolkit.quickstart import DATASET_REPO, MODEL_REPO, bundled
 
 STAGES = [
     "teacher",

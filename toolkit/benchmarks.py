@@ -130,12 +130,14 @@ class BenchmarkSource:
     def load_raw(
         self, data_file: str | os.PathLike[str] | None = None, limit: int | None = None
     ) -> datasets.Dataset:
+        from toolkit.hub_access import require_hub_or_offline
         from toolkit.io import load_table  # datasets is slow to import: only when loading
 
         local = self.resolve_local(data_file)
         if local is not None:
             return load_table(local, limit=limit)
         source = f"{self.hub_id}:{self.config}" if self.config else self.hub_id
+        require_hub_or_offline()  # offline: fail at once (a cached copy still loads)
         try:
             return load_table(source, split=self.split, revision=self.revision, limit=limit)
         except OSError as exc:  # offline, unreachable, or no such dataset (ConnectionError too)

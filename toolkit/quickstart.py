@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.config import option
+from toolkit.hub_access import go_offline, hub_offline_set, hub_reachable
 
 log = logging.getLogger(__name__)
 
@@ -86,36 +87,6 @@ def bundled(name: str) -> Path:
     return Path(str(resources.files("toolkit") / "data" / "quickstart" / name))
 
 
-def hub_reachable(timeout: float = 3.0) -> bool:
-    """Whether the Hub endpoint answers at all (any HTTP status counts as reachable)."""
-    import urllib.error
-    import urllib.request  # here: ~25 ms that `toolkit --help` need not pay
-
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
-    try:
-        urllib.request.urlopen(urllib.request.Request(endpoint, method="HEAD"), timeout=timeout)
-    except urllib.error.HTTPError:
-        return True
-    except (OSError, ValueError):
-        return False
-    return True
-
-
-def go_offline() -> None:
-    """Switch huggingface_hub and datasets to offline mode in this process.
-
-    Both read ``HF_HUB_OFFLINE`` once, at import (and ``import toolkit`` imports them), so the
-    environment variable alone would only reach subprocesses.
-    """
-    import datasets.config
-    import huggingface_hub.constants
-
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    huggingface_hub.constants.HF_HUB_OFFLINE = True
-    datasets.config.HF_HUB_OFFLINE = True
-    datasets.config.HF_DATASETS_OFFLINE = True
-
-
 class Quickstart:
     """Runs the stages in order, skipping those already recorded as done in the state file."""
 
@@ -135,7 +106,7 @@ class Quickstart:
         if os.environ.get("TOOLKIT_TARGET", "").strip().lower() == "hub":
             self.console.print("[yellow]TOOLKIT_TARGET=hub ignored: the quickstart stays local.[/]")
             os.environ["TOOLKIT_TARGET"] = "local"
-        if not os.environ.get("HF_HUB_OFFLINE") and not hub_reachable():
+        if not hub_offline_set() and not hub_reachable():
             # Without this, every Hub lookup (benchmark sets for decontamination, say) would
             # spend its retries and back-off before giving up.
             self.console.print("[yellow]The Hugging Face Hub is unreachable: working offline.[/]")

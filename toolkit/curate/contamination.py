@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from toolkit.benchmarks import UnknownBenchmarkError, get_benchmark
+from toolkit.benchmarks import BENCHMARK_DIR_ENV, UnknownBenchmarkError, get_benchmark
 from toolkit.curate.defaults import CONTAMINATION_FIELD, DEFAULT_BENCHMARKS, NGRAM
 from toolkit.curate.ngrams import NgramIndex, build_ngram_index, contamination_flags
 from toolkit.curate.report import CurationReport, apply_reasons, require_column
@@ -73,6 +73,7 @@ def load_benchmark_indexes(
     """N-gram indexes of the benchmarks that can be loaded, and a note for each that cannot."""
     indexes: list[NgramIndex] = []
     unavailable: list[str] = []
+    offline: list[Any] = []  # out of reach with no local copy: one warning for all of them
     for name in benchmarks:
         source = get_benchmark(name)  # an unknown name is the user's mistake: raise
         try:
@@ -80,12 +81,24 @@ def load_benchmark_indexes(
         except UnknownBenchmarkError:
             raise
         except (ToolkitError, OSError, ValueError) as exc:  # offline Hub, unreadable local file
-            reason = _unavailable_reason(exc)
-            unavailable.append(f"{name}: {reason}")
-            hint = getattr(exc, "hint", None) or source.offline_hint()
-            log.warning("decontaminate: benchmark %s is unavailable; skipped (%s)", name, hint)
+            unavailable.append(f"{name}: {_unavailable_reason(exc)}")
+            hint = getattr(exc, "hint", None)
+            if hint and hint != source.offline_hint():  # e.g. an unreadable local copy
+                log.warning("decontaminate: benchmark %s is unavailable; skipped (%s)", name, hint)
+            else:
+                offline.append(source)
             continue
         indexes.append(build_ngram_index(name, problems, ngram))
+    if offline:
+        files = ", ".join(s.local_file for s in offline if s.local_file)
+        log.warning(
+            "decontaminate: %d benchmark(s) unavailable and skipped (%s): offline, put local "
+            "copies in $%s%s or set $TOOLKIT_<NAME>_FILE",
+            len(offline),
+            ", ".join(s.name for s in offline),
+            BENCHMARK_DIR_ENV,
+            f" ({files})" if files else "",
+        )
     for name, source in _extra_sources(extra):
         indexes.append(build_ngram_index(name, _problems_from(source), ngram))
     return indexes, unavailable
