@@ -216,6 +216,14 @@ def test_remote_job_installs_a_wheel_built_here_with_the_gpu_extra(hub_env, tmp_
 
 def test_the_wheel_builds_and_carries_what_the_job_needs(tmp_path):
     source = wheel_source(REPO, "train,gpu")
+    # A module left in setuptools' scratch folder by an earlier build (since renamed) must not
+    # ship: the preparation clears the scratch folder before building.
+    stale = REPO / "build" / "lib" / "toolkit" / "renamed_since.py"
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_text("raise ImportError('stale')\n")
+    clear = source.prepare[0]
+    assert clear[:2] == ["rm", "-rf"] and str(REPO / "build") in clear
+    subprocess.run(clear, check=True)
     build = [*source.prepare[-1][:-3], "-w", str(tmp_path), str(REPO)]
     done = subprocess.run(build, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -223,6 +231,7 @@ def test_the_wheel_builds_and_carries_what_the_job_needs(tmp_path):
     assert source.requirement.split("/")[-1].startswith(wheel.name)
     names = zipfile.ZipFile(wheel).namelist()
     assert "toolkit/training/remote.py" in names
+    assert "toolkit/renamed_since.py" not in names
     assert "toolkit/accelerate_configs/zero3.yaml" in names
     metadata = (
         zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()

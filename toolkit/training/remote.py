@@ -163,7 +163,11 @@ def git_source(root: Path, extras: str) -> InstallSource | None:
 
 
 def wheel_source(root: Path, extras: str) -> InstallSource:
-    """A wheel of ``root`` built here into ``dist/job-wheel/`` and mounted into the job."""
+    """A wheel of ``root`` built here into ``dist/job-wheel/`` and mounted into the job.
+
+    setuptools builds in ``root/build/`` and never deletes what it copied there before, so a
+    module removed or renamed since an earlier build would ship in the wheel: the scratch folder
+    goes first (it holds nothing else; git ignores it)."""
     version = _project_version(root)
     folder = root / "dist" / "job-wheel"
     wheel = f"r1_distill_toolkit-{version}-py3-none-any.whl"
@@ -171,7 +175,7 @@ def wheel_source(root: Path, extras: str) -> InstallSource:
     return InstallSource(
         "wheel",
         f"{WHEEL_MOUNT}/{wheel}[{extras}]",
-        prepare=[["rm", "-rf", str(folder)], build],
+        prepare=[["rm", "-rf", str(folder), str(root / "build")], build],
         mounts=[f"{folder}:{WHEEL_MOUNT}"],
     )
 
