@@ -93,8 +93,8 @@ class ParamsConfig:
     #: When ``max_length`` exceeds the model's positions: ``yarn``/``linear``/``dynamic`` RoPE
     #: scaling with factor max_length / max_position_embeddings (else the run is refused).
     rope_scaling: str | None = None
-    #: CPU only: torch intra-op threads. ``None`` = one thread per two cores, at least one
-    #: (measured: 1 thread beats 2 on a loaded 2-core box; see benchmarks/train.py).
+    #: CPU only: torch intra-op threads. ``None`` = the cores idle at the start (measured on a
+    #: 2-core box: 1 thread beats 2 when the box is loaded, 2 beat 1 when it is idle).
     cpu_threads: int | None = None
     #: Every other ``SFTConfig`` field from the recipe, passed through unchanged.
     extra: dict[str, Any] = field(default_factory=dict)

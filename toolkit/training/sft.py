@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -226,15 +225,18 @@ def sft_config(
 
 
 def cpu_threads(recipe: Recipe) -> int:
-    """Torch threads for a CPU run: the recipe's, else one per two cores (at least one).
+    """Torch threads for a CPU run: the recipe's, else the cores idle right now
+    (:func:`toolkit.models.cpu_threads`, the rule model loading uses too).
 
-    Measured on a shared 2-core box (benchmarks/train.py, notes of issue 16): one thread beat two,
-    because the second core is busy with the data pipeline and other work; on a many-core
-    machine half the cores keeps that headroom.
+    Measured on a 2-core box: loaded by other work, one thread beat two 3.8x (the threads
+    spin-wait for a busy core); idle, two threads trained the quickstart's 4 steps in 48-51 s
+    against 63-69 s with one.
     """
     if recipe.params.cpu_threads:
         return recipe.params.cpu_threads
-    return max(1, (os.cpu_count() or 2) // 2)
+    from toolkit.models import cpu_threads as idle_cores
+
+    return idle_cores()
 
 
 @dataclass
