@@ -10,6 +10,7 @@ Exit codes: ``0`` success, ``1`` failure (including "some samples failed"), ``2`
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -19,13 +20,28 @@ from typing import Any
 
 import click
 import typer
-from rich.console import Console
-from rich.logging import RichHandler
 from typer.core import TyperGroup
 
 from toolkit.errors import EXIT_USAGE, ToolkitError
 
-console = Console(stderr=True)
+
+@functools.cache
+def stderr_console() -> Any:
+    """The CLI's one rich ``Console`` (on stderr), created on first use."""
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+class _LazyConsole:
+    """Stands for :func:`stderr_console` until something is printed: importing rich costs
+    ~40 ms, which every ``toolkit --help`` would pay for a console it never uses."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(stderr_console(), name)
+
+
+console: Any = _LazyConsole()
 
 
 def debug_enabled() -> bool:
@@ -124,7 +140,9 @@ def main(
     # The toolkit draws its own progress bars; datasets' per-step bars (map, filter, parquet
     # writes) would print a dozen more for every verb.
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
-    handler = RichHandler(console=console, show_path=False, rich_tracebacks=False)
+    from rich.logging import RichHandler
+
+    handler = RichHandler(console=stderr_console(), show_path=False, rich_tracebacks=False)
     handler.addFilter(_DropStageSummaries())
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from toolkit.cli.app import app, console, quiet_model_loading
+from toolkit.cli.app import app, quiet_model_loading, stderr_console
 from toolkit.cli.options import with_config
 from toolkit.errors import ToolkitError
 from toolkit.quickstart import QuickstartConfig
@@ -20,7 +20,7 @@ def quickstart(config: QuickstartConfig) -> None:
 
     quiet_model_loading()
     try:
-        Quickstart(config, console=console).run()
+        Quickstart(config, console=stderr_console()).run()
     except ToolkitError as error:  # anything else is a bug: its traceback shows
         resume = "re-run the same command to resume (finished stages are kept)"
         error.hint = f"{error.hint}; then {resume}" if error.hint else resume

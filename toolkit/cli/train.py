@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 
 from toolkit.cli.app import app, console, print_json, quiet_model_loading
 from toolkit.errors import ToolkitError, UsageError
@@ -88,6 +87,8 @@ def train_command(
         return
 
     if dry_run:
+        from rich.markup import escape
+
         from toolkit.training.checks import preflight
 
         findings = preflight(loaded)
