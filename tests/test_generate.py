@@ -29,6 +29,7 @@ from toolkit.generation import (
 from toolkit.generation.prompts import (
     OPEN_R1_INSTRUCTION,
     SKY_T1_SYSTEM_PROMPT,
+    TEMPLATES,
     PromptTemplate,
     get_template,
 )
@@ -76,6 +77,38 @@ def test_prompt_templates_render_and_identify():
         custom.render("Q")
     with pytest.raises(ValueError, match="unknown prompt template"):
         get_template("nope")
+
+
+@pytest.mark.parametrize(
+    "user, system",
+    [
+        *[(t.user, t.system) for t in TEMPLATES.values()],
+        ("{{problem}} and again {{  problem }}", None),
+        ("Q: {{ problem }}", "Think in {braces} about {{ problem }}."),
+        ("{{ problem }}\n", None),  # Jinja strips the trailing newline: not the plain path
+        ("{{ problem | upper }}", None),
+        ("{%- if problem %}{{ problem }}{% endif %}", None),
+        ("{{- problem }} done", None),
+        ("{# note #}{{ problem }}", None),
+        ("line\r\n{{ problem }}", None),
+    ],
+)
+def test_plain_templates_render_exactly_as_jinja_does(user, system):
+    """The join fast path for problem-only templates gives Jinja's own output, and is taken only
+    where it can (every built-in template takes it)."""
+    import jinja2
+
+    template = PromptTemplate("t", user, system)
+    problem = "Find {{ x }} if x + 1 = 2.\nUse {% raw %} as text.  "
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
+    expected = [{"role": "user", "content": environment.from_string(user).render(problem=problem)}]
+    if system:
+        expected.insert(0, {"role": "system", "content": environment.from_string(system).render(
+            problem=problem)})  # fmt: skip
+    assert template.render(problem) == expected
+    plain = "|" not in user and "{%" not in user and "{#" not in user and "{{-" not in user
+    plain = plain and not user.endswith("\n") and "\r" not in user
+    assert (template._plain is not None) == plain
 
 
 def test_request_keys_are_deterministic_and_cover_the_identity():
